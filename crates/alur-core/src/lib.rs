@@ -1,1 +1,34 @@
-//! alur-core
+//! `alur-core`: the model of a public service, the pure workflow engine, audit chains, and the
+//! storage trait with an in-memory store.
+//!
+//! ```text
+//! TOML dir ──load_dir──▶ Config ──Engine::new──▶ Engine<S: Store>
+//!                                   │ submit / execute
+//!                                   ▼
+//!             engine::decide(ctx, def, case, command, now) -> events   (pure)
+//!             engine::apply(case, event) -> case                        (pure)
+//!                                   │ one Transition
+//!                                   ▼
+//!             Store::commit: case + audit entries + payloads + outbox + idempotency, atomically
+//! ```
+
+pub mod audit;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod memory;
+pub mod model;
+pub mod pseudonym;
+pub mod publish;
+pub mod region;
+pub mod runtime;
+pub mod store;
+
+pub use config::{ConfigErrors, Diagnostic, load_dir};
+pub use engine::{Actor, Case, Command, Payload, Status};
+pub use error::{Error, ErrorKind};
+pub use memory::MemoryStore;
+pub use model::{Config, ServiceDefinition};
+pub use pseudonym::{Nik, PersonRef, Pseudonymizer};
+pub use runtime::{Clock, Engine, ManualClock, Submission, SystemClock};
+pub use store::Store;

@@ -1,0 +1,1158 @@
+//! The pure engine: `decide(definition, case, command, now) -> events` and `apply(case, event)`.
+//!
+//! Nothing here does I/O or reads a clock: the same inputs always give the same events, so
+//! replaying a case's events through [`apply`] rebuilds it exactly.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::model::*;
+use crate::pseudonym::PersonRef;
+use crate::region::RegionIndex;
+
+/// Where a case is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "at")]
+pub enum Status {
+    /// Open, at this step id.
+    Open(String),
+    /// Closed with this outcome.
+    Closed(Outcome),
+}
+
+impl Status {
+    /// Whether the case is still open.
+    pub fn is_open(&self) -> bool {
+        matches!(self, Self::Open(_))
+    }
+}
+
+/// Who acted in a step (for separation of duties).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participation {
+    /// Step id.
+    pub step: String,
+    /// Officer who acted.
+    pub officer: String,
+    /// Official on whose behalf, when delegated.
+    pub principal: Option<String>,
+}
+
+/// An approval vote in the current step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vote {
+    /// Officer who voted.
+    pub officer: String,
+    /// Role voted in.
+    pub role: String,
+}
+
+/// Who must act next, for inbox queries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// Unit where the step is performed.
+    pub unit: String,
+    /// Roles that may act now (empty: the applicant).
+    pub roles: Vec<String>,
+}
+
+/// A case (one application by one applicant for one service at one unit).
+///
+/// Holds no personal data beyond the applicant's pseudonym: field values, reasons and comments
+/// are stored apart under the digest recorded in the audit entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    /// Case id.
+    pub id: String,
+    /// Tenant id.
+    pub tenant: String,
+    /// Service id.
+    pub service: String,
+    /// Definition version the case is pinned to.
+    pub definition_version: u32,
+    /// Unit code where it was submitted.
+    pub unit: String,
+    /// Applicant pseudonym.
+    pub applicant: PersonRef,
+    /// Conditions the applicant answered yes to.
+    pub conditions: BTreeSet<String>,
+    /// Status.
+    pub status: Status,
+    /// Number of events applied (= the last audit sequence number).
+    pub version: u64,
+    /// Requirements ticked as present and valid.
+    pub checked: BTreeSet<String>,
+    /// Fields filled (values kept apart).
+    pub filled: BTreeSet<String>,
+    /// Votes in the current approval step.
+    pub votes: Vec<Vote>,
+    /// Officer who claimed or was assigned the current step.
+    pub assignee: Option<String>,
+    /// Who acted where.
+    pub participants: Vec<Participation>,
+    /// Who must act next.
+    pub pending: Option<Pending>,
+    /// Submission time.
+    pub submitted_at: Timestamp,
+    /// When the current step was entered.
+    pub step_entered_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Time the service clock started (`None` until the definition's start point).
+    pub clock_started_at: Option<Timestamp>,
+    /// Expected completion time, when a calendar has computed it.
+    pub due_at: Option<Timestamp>,
+    /// Count of returns to the applicant (rework).
+    pub returns: u32,
+}
+
+impl Case {
+    /// Current step id, if open.
+    pub fn step(&self) -> Option<&str> {
+        match &self.status {
+            Status::Open(s) => Some(s),
+            Status::Closed(_) => None,
+        }
+    }
+}
+
+/// Who issues a command.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+pub enum Actor {
+    /// An officer by id.
+    Officer(String),
+    /// The applicant (authenticated by the host, e.g. with a tracking code).
+    Applicant(PersonRef),
+    /// The system itself (timers).
+    System,
+}
+
+/// Personal payload of a command: stored apart from the audit log, digested into it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payload {
+    /// Field values.
+    pub fields: BTreeMap<String, String>,
+    /// A written reason (rejection, return).
+    pub reason: Option<String>,
+    /// Free text (comments).
+    pub text: Option<String>,
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Personal data: show only the shape.
+        f.debug_struct("Payload")
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .field("reason", &self.reason.as_ref().map(|_| "<redacted>"))
+            .field("text", &self.text.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Payload {
+    /// Whether there is nothing in it.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.reason.is_none() && self.text.is_none()
+    }
+}
+
+/// A command to the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "command")]
+pub enum Command {
+    /// Submit a new case.
+    Submit {
+        /// New case id (chosen by the caller or the runtime).
+        case_id: String,
+        /// Service id.
+        service: String,
+        /// Unit code.
+        unit: String,
+        /// Applicant pseudonym.
+        applicant: PersonRef,
+        /// Conditions answered yes.
+        conditions: BTreeSet<String>,
+        /// Form values.
+        payload: Payload,
+    },
+    /// Take an action of the current step.
+    Act {
+        /// Who.
+        actor: Actor,
+        /// Action id.
+        action: String,
+        /// The case version the actor saw.
+        seen_version: u64,
+        /// Requirements ticked with this action.
+        checked: BTreeSet<String>,
+        /// Fields and reason.
+        payload: Payload,
+    },
+    /// Add a comment.
+    Comment {
+        /// Who.
+        actor: Actor,
+        /// The comment text in `payload.text`.
+        payload: Payload,
+    },
+    /// Take the current step for oneself.
+    Claim {
+        /// Who.
+        actor: Actor,
+    },
+    /// Give the current step to an officer.
+    Assign {
+        /// Who assigns.
+        actor: Actor,
+        /// Officer id who receives it.
+        to: String,
+    },
+    /// The applicant withdraws the application.
+    Withdraw {
+        /// Must be the applicant.
+        actor: Actor,
+        /// Reason in `payload.reason` (optional).
+        payload: Payload,
+    },
+}
+
+impl Command {
+    /// The command's actor (the applicant for submissions).
+    pub fn actor(&self) -> Actor {
+        match self {
+            Self::Submit { applicant, .. } => Actor::Applicant(applicant.clone()),
+            Self::Act { actor, .. }
+            | Self::Comment { actor, .. }
+            | Self::Claim { actor }
+            | Self::Assign { actor, .. }
+            | Self::Withdraw { actor, .. } => actor.clone(),
+        }
+    }
+
+    /// The personal payload carried, if any.
+    pub fn payload(&self) -> Option<&Payload> {
+        match self {
+            Self::Submit { payload, .. }
+            | Self::Act { payload, .. }
+            | Self::Comment { payload, .. }
+            | Self::Withdraw { payload, .. } => Some(payload),
+            Self::Claim { .. } | Self::Assign { .. } => None,
+        }
+    }
+}
+
+/// The actor as recorded: pseudonym, role and unit, and delegation.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ActorRecord {
+    /// `officer`, `applicant` or `system`.
+    pub kind: String,
+    /// Officer id or applicant pseudonym; empty for the system.
+    pub id: String,
+    /// Role acted in.
+    pub role: Option<String>,
+    /// Unit acted at.
+    pub unit: Option<String>,
+    /// Official acted for, when delegated.
+    pub on_behalf_of: Option<String>,
+    /// `plh` or `plt` when delegated.
+    pub mandate_kind: Option<MandateKind>,
+    /// Mandate reference number when delegated.
+    pub mandate_ref: Option<String>,
+}
+
+/// What happened (one event = one audit entry = one case version).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum EventKind {
+    /// A case was submitted.
+    Submitted {
+        /// Service id.
+        service: String,
+        /// Definition version pinned.
+        definition_version: u32,
+        /// Unit code.
+        unit: String,
+        /// Applicant pseudonym.
+        applicant: PersonRef,
+        /// Conditions answered yes.
+        conditions: BTreeSet<String>,
+        /// Fields filled.
+        filled: BTreeSet<String>,
+        /// First step (after skipping optional steps switched off).
+        to: String,
+        /// Optional steps skipped.
+        skipped: Vec<String>,
+    },
+    /// An action moved the case (or recorded a vote that did not yet complete the step).
+    Acted {
+        /// Action id.
+        action: String,
+        /// Step acted in.
+        from: String,
+        /// Next step id, or `None` when the case closed.
+        to: Option<String>,
+        /// Outcome when it closed.
+        outcome: Option<Outcome>,
+        /// Whether this was an approval vote that left the case in the step.
+        vote_only: bool,
+        /// Requirements ticked.
+        checked: BTreeSet<String>,
+        /// Fields filled.
+        filled: BTreeSet<String>,
+        /// Optional steps skipped on the way.
+        skipped: Vec<String>,
+    },
+    /// A comment was added.
+    Commented,
+    /// An officer claimed the step.
+    Claimed,
+    /// An officer was assigned the step.
+    Assigned {
+        /// Officer id.
+        to: String,
+    },
+    /// The applicant withdrew.
+    Withdrawn {
+        /// Step it was in.
+        from: String,
+    },
+}
+
+/// An event with who and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// What.
+    pub kind: EventKind,
+    /// Who.
+    pub actor: ActorRecord,
+    /// When (UTC).
+    pub at: Timestamp,
+    /// Whether a personal payload was stored with it.
+    pub has_payload: bool,
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalKind {
+    /// Case, service, step, action or officer not found.
+    NotFound,
+    /// The actor may not do this.
+    Forbidden,
+    /// Separation of duties forbids it.
+    SeparationOfDuties,
+    /// Not possible in the case's state.
+    InvalidTransition,
+    /// The case changed since the actor saw it.
+    Conflict,
+    /// Required input missing or malformed.
+    Invalid,
+}
+
+/// A typed refusal with an explanation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct Refusal {
+    /// Category.
+    pub kind: RefusalKind,
+    /// Why, in English.
+    pub message: String,
+}
+
+fn refuse(kind: RefusalKind, message: impl Into<String>) -> Refusal {
+    Refusal {
+        kind,
+        message: message.into(),
+    }
+}
+
+/// What the engine needs to know besides the definition and case.
+pub struct Context<'a> {
+    /// The tenant configuration (officers, mandates, units).
+    pub config: &'a Config,
+    /// The region index.
+    pub regions: &'a RegionIndex,
+    /// Officer id → person pseudonym, for "nobody acts on their own case".
+    pub officer_persons: &'a BTreeMap<String, PersonRef>,
+    /// UTC offset of the case's unit (local dates decide mandate validity).
+    pub tz: &'a jiff::tz::TimeZone,
+}
+
+/// How an officer is entitled to act.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entitlement {
+    /// Role.
+    pub role: String,
+    /// Unit.
+    pub unit: String,
+    /// Mandate used, when delegated.
+    pub mandate: Option<Mandate>,
+}
+
+/// The unit where `step` of a case at `case_unit` is performed.
+pub fn step_unit(regions: &RegionIndex, case_unit: &str, step: &Step) -> Option<String> {
+    match step.at {
+        StepAt::Unit => Some(case_unit.to_owned()),
+        StepAt::Ancestor(level) => regions
+            .ancestor_at(case_unit, level)
+            .map(|r| r.code.clone()),
+    }
+}
+
+/// Whether `officer` may act in `role` at `unit` at time `now`: directly, or by a mandate valid
+/// on that local date.
+pub fn entitlement(
+    ctx: &Context<'_>,
+    officer: &str,
+    role: &str,
+    unit: &str,
+    now: Timestamp,
+) -> Option<Entitlement> {
+    let o = ctx.config.officers.get(officer)?;
+    if o.posts.iter().any(|p| p.role == role && p.unit == unit) {
+        return Some(Entitlement {
+            role: role.to_owned(),
+            unit: unit.to_owned(),
+            mandate: None,
+        });
+    }
+    let today = ctx.tz.to_datetime(now).date();
+    ctx.config
+        .mandates
+        .iter()
+        .find(|m| {
+            m.holder == officer
+                && m.role == role
+                && m.unit == unit
+                && m.from <= today
+                && today <= m.until
+        })
+        .map(|m| Entitlement {
+            role: role.to_owned(),
+            unit: unit.to_owned(),
+            mandate: Some(m.clone()),
+        })
+}
+
+fn record_for(officer: &str, e: &Entitlement) -> ActorRecord {
+    ActorRecord {
+        kind: "officer".into(),
+        id: officer.to_owned(),
+        role: Some(e.role.clone()),
+        unit: Some(e.unit.clone()),
+        on_behalf_of: e.mandate.as_ref().and_then(|m| m.principal.clone()),
+        mandate_kind: e.mandate.as_ref().map(|m| m.kind),
+        mandate_ref: e.mandate.as_ref().map(|m| m.reference.clone()),
+    }
+}
+
+fn applicant_record(p: &PersonRef) -> ActorRecord {
+    ActorRecord {
+        kind: "applicant".into(),
+        id: p.0.clone(),
+        ..ActorRecord::default()
+    }
+}
+
+/// Roles allowed to take `action` in `step` now, given the votes so far.
+fn allowed_roles<'s>(step: &'s Step, action: &'s Action, case: &Case) -> Vec<&'s str> {
+    let base: Vec<&str> = if action.roles.is_empty() {
+        step.roles.iter().map(String::as_str).collect()
+    } else {
+        action.roles.iter().map(String::as_str).collect()
+    };
+    match (&step.kind, &action.target) {
+        (StepKind::Approval(ApprovalRule::Chain(chain)), Target::Vote(_)) => {
+            // Only the next role in the chain votes.
+            chain
+                .get(case.votes.len())
+                .map(String::as_str)
+                .into_iter()
+                .filter(|r| base.contains(r))
+                .collect()
+        }
+        (StepKind::Approval(ApprovalRule::Quorum { .. }), Target::Vote(_)) => base
+            .into_iter()
+            .filter(|r| !case.votes.iter().any(|v| v.role == *r))
+            .collect(),
+        _ => base,
+    }
+}
+
+/// Authorise an officer for an action; checks roles, unit, delegation and separation of duties.
+fn authorize_officer(
+    ctx: &Context<'_>,
+    def: &ServiceDefinition,
+    case: &Case,
+    step_idx: usize,
+    action: &Action,
+    officer: &str,
+    now: Timestamp,
+) -> Result<Entitlement, Refusal> {
+    let step = &def.steps[step_idx];
+    let Some(o) = ctx.config.officers.get(officer) else {
+        return Err(refuse(
+            RefusalKind::Forbidden,
+            format!("unknown officer `{officer}`"),
+        ));
+    };
+    let unit = step_unit(ctx.regions, &case.unit, step).ok_or_else(|| {
+        refuse(
+            RefusalKind::InvalidTransition,
+            "the step's unit cannot be found in the region data",
+        )
+    })?;
+    let roles = allowed_roles(step, action, case);
+    if roles.is_empty() {
+        return Err(refuse(
+            RefusalKind::Forbidden,
+            format!("no role may take `{}` now", action.id),
+        ));
+    }
+    let ent = roles
+        .iter()
+        .find_map(|r| entitlement(ctx, officer, r, &unit, now))
+        .ok_or_else(|| {
+            refuse(
+                RefusalKind::Forbidden,
+                format!("officer `{officer}` holds none of the roles [{}] at unit {unit}, directly or by a mandate valid today", roles.join(", ")),
+            )
+        })?;
+    check_separation(ctx, def, case, step_idx, officer, o, &ent)?;
+    if matches!(action.target, Target::Vote(_)) && case.votes.iter().any(|v| v.officer == officer) {
+        return Err(refuse(
+            RefusalKind::SeparationOfDuties,
+            format!("officer `{officer}` has already approved in this step"),
+        ));
+    }
+    Ok(ent)
+}
+
+fn check_separation(
+    ctx: &Context<'_>,
+    def: &ServiceDefinition,
+    case: &Case,
+    step_idx: usize,
+    officer: &str,
+    o: &Officer,
+    ent: &Entitlement,
+) -> Result<(), Refusal> {
+    let principal = ent.mandate.as_ref().and_then(|m| m.principal.as_deref());
+    // Nobody acts on a case where they (or the official they act for) are the applicant.
+    for who in std::iter::once(officer).chain(principal) {
+        if ctx.officer_persons.get(who) == Some(&case.applicant) {
+            return Err(refuse(
+                RefusalKind::SeparationOfDuties,
+                format!("officer `{who}` is the applicant of this case"),
+            ));
+        }
+    }
+    let _ = o;
+    let me: Vec<&str> = std::iter::once(officer).chain(principal).collect();
+    let step_id = &def.steps[step_idx].id;
+    for rule in &def.separations {
+        if !rule.steps.contains(&step_idx) {
+            continue;
+        }
+        for p in &case.participants {
+            if &p.step == step_id {
+                continue;
+            }
+            let in_rule = rule.steps.iter().any(|&s| def.steps[s].id == p.step);
+            let them: Vec<&str> = std::iter::once(p.officer.as_str())
+                .chain(p.principal.as_deref())
+                .collect();
+            if in_rule && me.iter().any(|m| them.contains(m)) {
+                return Err(refuse(
+                    RefusalKind::SeparationOfDuties,
+                    format!(
+                        "separation of duties: the same person acted in step `{}` and may not act in `{step_id}`",
+                        p.step
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Follow optional steps that the unit switches off, from `idx`. Returns the step to enter and
+/// the skipped ids. A cycle of switched-off steps is refused.
+fn resolve_step(
+    def: &ServiceDefinition,
+    config: &Config,
+    unit: &str,
+    mut idx: usize,
+) -> Result<(usize, Vec<String>), Refusal> {
+    let mut skipped = Vec::new();
+    for _ in 0..=def.steps.len() {
+        let s = &def.steps[idx];
+        match &s.optional {
+            Some(o) if !config.unit_setting(unit, &o.setting, o.default) => {
+                skipped.push(s.id.clone());
+                idx = o.skip_to;
+            }
+            _ => return Ok((idx, skipped)),
+        }
+    }
+    Err(refuse(
+        RefusalKind::InvalidTransition,
+        "optional steps switched off form a cycle",
+    ))
+}
+
+/// Decide what a command does to a case. `case` is `None` only for [`Command::Submit`].
+pub fn decide(
+    ctx: &Context<'_>,
+    def: &ServiceDefinition,
+    case: Option<&Case>,
+    command: &Command,
+    now: Timestamp,
+) -> Result<Vec<Event>, Refusal> {
+    let has_payload = command.payload().is_some_and(|p| !p.is_empty());
+    match (command, case) {
+        (
+            Command::Submit {
+                service,
+                unit,
+                applicant,
+                conditions,
+                payload,
+                ..
+            },
+            None,
+        ) => {
+            if service != &def.id {
+                return Err(refuse(
+                    RefusalKind::Invalid,
+                    "the command's service does not match the definition",
+                ));
+            }
+            if !ctx.config.offers(unit, def) {
+                return Err(refuse(
+                    RefusalKind::NotFound,
+                    format!("unit {unit} does not offer service `{}`", def.id),
+                ));
+            }
+            for c in conditions {
+                if !def.conditions.iter().any(|d| &d.id == c) {
+                    return Err(refuse(
+                        RefusalKind::Invalid,
+                        format!("unknown condition `{c}`"),
+                    ));
+                }
+            }
+            for f in payload.fields.keys() {
+                if !def.fields.iter().any(|d| &d.id == f) {
+                    return Err(refuse(RefusalKind::Invalid, format!("unknown field `{f}`")));
+                }
+            }
+            let (first, skipped) = resolve_step(def, ctx.config, unit, 0)?;
+            Ok(vec![Event {
+                kind: EventKind::Submitted {
+                    service: def.id.clone(),
+                    definition_version: def.version,
+                    unit: unit.clone(),
+                    applicant: applicant.clone(),
+                    conditions: conditions.clone(),
+                    filled: payload.fields.keys().cloned().collect(),
+                    to: def.steps[first].id.clone(),
+                    skipped,
+                },
+                actor: applicant_record(applicant),
+                at: now,
+                has_payload,
+            }])
+        }
+        (Command::Submit { .. }, Some(_)) => Err(refuse(
+            RefusalKind::Conflict,
+            "a case with this id already exists",
+        )),
+        (_, None) => Err(refuse(RefusalKind::NotFound, "case not found")),
+        (_, Some(case)) if case.service != def.id || case.definition_version != def.version => {
+            Err(refuse(
+                RefusalKind::Invalid,
+                "the definition given is not the one the case is pinned to",
+            ))
+        }
+        (command, Some(case)) => {
+            let Status::Open(step_id) = &case.status else {
+                return Err(refuse(RefusalKind::InvalidTransition, "the case is closed"));
+            };
+            let step_idx = def.step_index(step_id).ok_or_else(|| {
+                refuse(
+                    RefusalKind::InvalidTransition,
+                    format!("step `{step_id}` is not in the definition"),
+                )
+            })?;
+            let step = &def.steps[step_idx];
+            decide_open(ctx, def, case, step_idx, step, command, now, has_payload)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide_open(
+    ctx: &Context<'_>,
+    def: &ServiceDefinition,
+    case: &Case,
+    step_idx: usize,
+    step: &Step,
+    command: &Command,
+    now: Timestamp,
+    has_payload: bool,
+) -> Result<Vec<Event>, Refusal> {
+    let event = |kind, actor| {
+        Ok(vec![Event {
+            kind,
+            actor,
+            at: now,
+            has_payload,
+        }])
+    };
+    match command {
+        Command::Act {
+            actor,
+            action,
+            seen_version,
+            checked,
+            payload,
+        } => {
+            if *seen_version != case.version {
+                return Err(refuse(
+                    RefusalKind::Conflict,
+                    format!(
+                        "the case changed since you saw it (version {} now, {seen_version} seen); reload it",
+                        case.version
+                    ),
+                ));
+            }
+            let a = step
+                .actions
+                .iter()
+                .find(|a| &a.id == action)
+                .ok_or_else(|| {
+                    refuse(
+                        RefusalKind::NotFound,
+                        format!("step `{}` has no action `{action}`", step.id),
+                    )
+                })?;
+            let record = match (actor, &step.kind) {
+                (Actor::Applicant(p), StepKind::Applicant) if p == &case.applicant => {
+                    applicant_record(p)
+                }
+                (_, StepKind::Applicant) => {
+                    return Err(refuse(
+                        RefusalKind::Forbidden,
+                        "the case is waiting for the applicant; only the applicant can act now",
+                    ));
+                }
+                (Actor::Officer(o), _) => {
+                    if let Some(assignee) = &case.assignee
+                        && assignee != o
+                    {
+                        // Anyone entitled may still act; the assignment is a hint, not a lock,
+                        // except that it is recorded. Entitlement is checked below.
+                    }
+                    let ent = authorize_officer(ctx, def, case, step_idx, a, o, now)?;
+                    record_for(o, &ent)
+                }
+                (Actor::Applicant(_), _) => {
+                    return Err(refuse(
+                        RefusalKind::Forbidden,
+                        "only officers act in this step",
+                    ));
+                }
+                (Actor::System, _) => {
+                    return Err(refuse(
+                        RefusalKind::Forbidden,
+                        "the system cannot take officer actions",
+                    ));
+                }
+            };
+            for c in checked {
+                if !def.requirements.iter().any(|r| &r.id == c) {
+                    return Err(refuse(
+                        RefusalKind::Invalid,
+                        format!("unknown requirement `{c}`"),
+                    ));
+                }
+            }
+            for f in payload.fields.keys() {
+                if !def.fields.iter().any(|d| &d.id == f) {
+                    return Err(refuse(RefusalKind::Invalid, format!("unknown field `{f}`")));
+                }
+            }
+            if a.reason_required
+                && payload
+                    .reason
+                    .as_deref()
+                    .is_none_or(|r| r.trim().is_empty())
+            {
+                return Err(refuse(
+                    RefusalKind::Invalid,
+                    format!("action `{}` requires a written reason", a.id),
+                ));
+            }
+            let applicable: BTreeSet<&str> = def
+                .applicable_requirements(&case.conditions)
+                .map(|r| r.id.as_str())
+                .collect();
+            let missing: Vec<&str> = a
+                .requires_checked
+                .iter()
+                .map(String::as_str)
+                .filter(|r| {
+                    applicable.contains(r) && !case.checked.contains(*r) && !checked.contains(*r)
+                })
+                .collect();
+            if !missing.is_empty() {
+                return Err(refuse(
+                    RefusalKind::Invalid,
+                    format!("requirements not yet checked: {}", missing.join(", ")),
+                ));
+            }
+            let missing: Vec<&str> = a
+                .requires_fields
+                .iter()
+                .map(String::as_str)
+                .filter(|f| !case.filled.contains(*f) && !payload.fields.contains_key(*f))
+                .collect();
+            if !missing.is_empty() {
+                return Err(refuse(
+                    RefusalKind::Invalid,
+                    format!("fields not filled: {}", missing.join(", ")),
+                ));
+            }
+            let (target, vote_only) = match &a.target {
+                Target::Vote(inner) => {
+                    let needed = match &step.kind {
+                        StepKind::Approval(ApprovalRule::Chain(c)) => c.len(),
+                        StepKind::Approval(ApprovalRule::Quorum { quorum, .. }) => *quorum as usize,
+                        _ => 1,
+                    };
+                    (inner.as_ref(), case.votes.len() + 1 < needed)
+                }
+                t => (t, false),
+            };
+            let (to, outcome, skipped) = if vote_only {
+                (Some(step.id.clone()), None, Vec::new())
+            } else {
+                match target {
+                    Target::Step(i) => {
+                        let (i, skipped) = resolve_step(def, ctx.config, &case.unit, *i)?;
+                        (Some(def.steps[i].id.clone()), None, skipped)
+                    }
+                    Target::Outcome(o) => (None, Some(*o), Vec::new()),
+                    Target::Vote(_) => {
+                        return Err(refuse(RefusalKind::InvalidTransition, "nested vote target"));
+                    }
+                }
+            };
+            event(
+                EventKind::Acted {
+                    action: a.id.clone(),
+                    from: step.id.clone(),
+                    to,
+                    outcome,
+                    vote_only,
+                    checked: checked.clone(),
+                    filled: payload.fields.keys().cloned().collect(),
+                    skipped,
+                },
+                record,
+            )
+        }
+        Command::Comment { actor, payload } => {
+            if payload.text.as_deref().is_none_or(|t| t.trim().is_empty()) {
+                return Err(refuse(RefusalKind::Invalid, "a comment needs text"));
+            }
+            let record = match actor {
+                Actor::Applicant(p) if p == &case.applicant => applicant_record(p),
+                Actor::Officer(o) => {
+                    record_for(o, &any_entitlement(ctx, def, case, step_idx, o, now)?)
+                }
+                _ => {
+                    return Err(refuse(
+                        RefusalKind::Forbidden,
+                        "only the applicant or an officer handling the case may comment",
+                    ));
+                }
+            };
+            event(EventKind::Commented, record)
+        }
+        Command::Claim { actor } => {
+            let Actor::Officer(o) = actor else {
+                return Err(refuse(RefusalKind::Forbidden, "only officers claim steps"));
+            };
+            if matches!(step.kind, StepKind::Applicant) {
+                return Err(refuse(
+                    RefusalKind::InvalidTransition,
+                    "the case is waiting for the applicant",
+                ));
+            }
+            if case.assignee.as_deref() == Some(o) {
+                return Err(refuse(
+                    RefusalKind::InvalidTransition,
+                    "you already hold this step",
+                ));
+            }
+            let ent = any_entitlement(ctx, def, case, step_idx, o, now)?;
+            event(EventKind::Claimed, record_for(o, &ent))
+        }
+        Command::Assign { actor, to } => {
+            let Actor::Officer(o) = actor else {
+                return Err(refuse(RefusalKind::Forbidden, "only officers assign steps"));
+            };
+            if matches!(step.kind, StepKind::Applicant) {
+                return Err(refuse(
+                    RefusalKind::InvalidTransition,
+                    "the case is waiting for the applicant",
+                ));
+            }
+            let ent = any_entitlement(ctx, def, case, step_idx, o, now)?;
+            any_entitlement(ctx, def, case, step_idx, to, now)
+                .map_err(|r| refuse(r.kind, format!("cannot assign to `{to}`: {}", r.message)))?;
+            event(EventKind::Assigned { to: to.clone() }, record_for(o, &ent))
+        }
+        Command::Withdraw { actor, .. } => match actor {
+            Actor::Applicant(p) if p == &case.applicant => event(
+                EventKind::Withdrawn {
+                    from: step.id.clone(),
+                },
+                applicant_record(p),
+            ),
+            _ => Err(refuse(
+                RefusalKind::Forbidden,
+                "only the applicant can withdraw an application",
+            )),
+        },
+        Command::Submit { .. } => Err(refuse(
+            RefusalKind::Conflict,
+            "a case with this id already exists",
+        )),
+    }
+}
+
+/// An entitlement to any action of the current step (for claim, assign, comment).
+fn any_entitlement(
+    ctx: &Context<'_>,
+    def: &ServiceDefinition,
+    case: &Case,
+    step_idx: usize,
+    officer: &str,
+    now: Timestamp,
+) -> Result<Entitlement, Refusal> {
+    let step = &def.steps[step_idx];
+    let mut last = refuse(
+        RefusalKind::Forbidden,
+        format!("officer `{officer}` may not act in step `{}`", step.id),
+    );
+    for a in &step.actions {
+        match authorize_officer(ctx, def, case, step_idx, a, officer, now) {
+            Ok(e) => return Ok(e),
+            Err(r) => last = r,
+        }
+    }
+    Err(last)
+}
+
+/// Who may act next on a case at `step_id` (for inbox indexing).
+pub fn pending_for(
+    def: &ServiceDefinition,
+    regions: &RegionIndex,
+    case_unit: &str,
+    step_id: &str,
+    votes: &[Vote],
+) -> Option<Pending> {
+    let step = def.steps.iter().find(|s| s.id == step_id)?;
+    let unit = step_unit(regions, case_unit, step)?;
+    let roles = match &step.kind {
+        StepKind::Applicant => Vec::new(),
+        StepKind::Approval(ApprovalRule::Chain(chain)) => {
+            // The next approver, plus any role with a non-vote action (return/reject).
+            let mut r: Vec<String> = chain.get(votes.len()).cloned().into_iter().collect();
+            for a in &step.actions {
+                if !matches!(a.target, Target::Vote(_)) {
+                    for role in if a.roles.is_empty() {
+                        &step.roles
+                    } else {
+                        &a.roles
+                    } {
+                        if !r.contains(role) {
+                            r.push(role.clone());
+                        }
+                    }
+                }
+            }
+            r
+        }
+        _ => step.roles.clone(),
+    };
+    Some(Pending { unit, roles })
+}
+
+/// Apply an event to a case (or create it from a `Submitted` event).
+///
+/// `def` is the definition the case is pinned to. Never fails on events that [`decide`] produced
+/// for this case; a mismatched event yields a [`Refusal`].
+pub fn apply(
+    def: &ServiceDefinition,
+    regions: &RegionIndex,
+    case: Option<Case>,
+    case_id: &str,
+    tenant: &str,
+    event: &Event,
+) -> Result<Case, Refusal> {
+    let clock_start_step = match def.clock_starts {
+        ClockStart::Submitted => None,
+        ClockStart::Step(i) => Some(def.steps[i].id.as_str()),
+    };
+    match (&event.kind, case) {
+        (
+            EventKind::Submitted {
+                service,
+                definition_version,
+                unit,
+                applicant,
+                conditions,
+                filled,
+                to,
+                ..
+            },
+            None,
+        ) => {
+            let started = match clock_start_step {
+                None => Some(event.at),
+                Some(s) if s == to => Some(event.at),
+                Some(_) => None,
+            };
+            Ok(Case {
+                id: case_id.to_owned(),
+                tenant: tenant.to_owned(),
+                service: service.clone(),
+                definition_version: *definition_version,
+                unit: unit.clone(),
+                applicant: applicant.clone(),
+                conditions: conditions.clone(),
+                status: Status::Open(to.clone()),
+                version: 1,
+                checked: BTreeSet::new(),
+                filled: filled.clone(),
+                votes: Vec::new(),
+                assignee: None,
+                participants: Vec::new(),
+                pending: pending_for(def, regions, unit, to, &[]),
+                submitted_at: event.at,
+                step_entered_at: event.at,
+                updated_at: event.at,
+                clock_started_at: started,
+                due_at: None,
+                returns: 0,
+            })
+        }
+        (EventKind::Submitted { .. }, Some(_)) => {
+            Err(refuse(RefusalKind::Conflict, "case already exists"))
+        }
+        (_, None) => Err(refuse(RefusalKind::NotFound, "case not found")),
+        (kind, Some(mut case)) => {
+            case.version += 1;
+            case.updated_at = event.at;
+            match kind {
+                EventKind::Acted {
+                    action,
+                    from,
+                    to,
+                    outcome,
+                    vote_only,
+                    checked,
+                    filled,
+                    ..
+                } => {
+                    case.checked.extend(checked.iter().cloned());
+                    case.filled.extend(filled.iter().cloned());
+                    if event.actor.kind == "officer" {
+                        case.participants.push(Participation {
+                            step: from.clone(),
+                            officer: event.actor.id.clone(),
+                            principal: event.actor.on_behalf_of.clone(),
+                        });
+                    }
+                    if *vote_only {
+                        case.votes.push(Vote {
+                            officer: event.actor.id.clone(),
+                            role: event.actor.role.clone().unwrap_or_default(),
+                        });
+                        case.pending = pending_for(def, regions, &case.unit, from, &case.votes);
+                    } else {
+                        case.votes.clear();
+                        case.assignee = None;
+                        case.step_entered_at = event.at;
+                        match (to, outcome) {
+                            (Some(to), _) => {
+                                if def
+                                    .steps
+                                    .iter()
+                                    .any(|s| &s.id == to && matches!(s.kind, StepKind::Applicant))
+                                {
+                                    case.returns += 1;
+                                }
+                                if case.clock_started_at.is_none()
+                                    && clock_start_step == Some(to.as_str())
+                                {
+                                    case.clock_started_at = Some(event.at);
+                                }
+                                case.status = Status::Open(to.clone());
+                                case.pending = pending_for(def, regions, &case.unit, to, &[]);
+                            }
+                            (None, Some(o)) => {
+                                case.status = Status::Closed(*o);
+                                case.pending = None;
+                            }
+                            (None, None) => {
+                                return Err(refuse(
+                                    RefusalKind::Invalid,
+                                    format!("event for `{action}` has neither step nor outcome"),
+                                ));
+                            }
+                        }
+                    }
+                }
+                EventKind::Commented => {}
+                EventKind::Claimed => case.assignee = Some(event.actor.id.clone()),
+                EventKind::Assigned { to } => case.assignee = Some(to.clone()),
+                EventKind::Withdrawn { .. } => {
+                    case.status = Status::Closed(Outcome::Withdrawn);
+                    case.pending = None;
+                    case.assignee = None;
+                    case.votes.clear();
+                }
+                EventKind::Submitted { .. } => unreachable_submitted()?,
+            }
+            Ok(case)
+        }
+    }
+}
+
+fn unreachable_submitted() -> Result<(), Refusal> {
+    Err(refuse(RefusalKind::Conflict, "case already exists"))
+}
+
+/// Rebuild a case from its events.
+pub fn replay<'a>(
+    def: &ServiceDefinition,
+    regions: &RegionIndex,
+    case_id: &str,
+    tenant: &str,
+    events: impl IntoIterator<Item = &'a Event>,
+) -> Result<Option<Case>, Refusal> {
+    let mut case = None;
+    for e in events {
+        case = Some(apply(def, regions, case, case_id, tenant, e)?);
+    }
+    Ok(case)
+}

@@ -1,0 +1,284 @@
+//! The in-memory store: complete, fast, **not durable**. For tests, demos and the quickstart.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+
+use crate::audit::AuditEntry;
+use crate::engine::{Case, Payload};
+use crate::model::ServiceDefinition;
+use crate::region::code_within;
+use crate::store::*;
+
+#[derive(Default)]
+struct Tenant {
+    definitions: HashMap<String, Vec<ServiceDefinition>>,
+    cases: BTreeMap<String, Case>,
+    entries: HashMap<String, Vec<AuditEntry>>,
+    payloads: HashMap<(String, u64), Payload>,
+    idempotency: HashMap<String, IdempotencyRecord>,
+    outbox: Vec<OutboxMessage>,
+    timers: HashMap<String, Vec<Timer>>,
+    denials: Vec<Denial>,
+}
+
+/// An in-memory [`Store`]. Not durable: everything is lost when it is dropped.
+#[derive(Default)]
+pub struct MemoryStore {
+    tenants: Mutex<HashMap<String, Tenant>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            durable: false,
+            shared: false,
+        }
+    }
+
+    async fn put_definition(
+        &self,
+        tenant: &str,
+        def: &ServiceDefinition,
+    ) -> Result<u32, StoreError> {
+        let mut g = self.tenants.lock().await;
+        let versions = g
+            .entry(tenant.to_owned())
+            .or_default()
+            .definitions
+            .entry(def.id.clone())
+            .or_default();
+        if let Some(v) = versions.iter().find(|v| v.digest == def.digest) {
+            return Ok(v.version);
+        }
+        let version = versions.last().map_or(1, |v| v.version + 1);
+        let mut stored = def.clone();
+        stored.version = version;
+        versions.push(stored);
+        Ok(version)
+    }
+
+    async fn definition(
+        &self,
+        tenant: &str,
+        id: &str,
+        version: u32,
+    ) -> Result<Option<ServiceDefinition>, StoreError> {
+        let g = self.tenants.lock().await;
+        Ok(g.get(tenant)
+            .and_then(|t| t.definitions.get(id))
+            .and_then(|v| v.iter().find(|d| d.version == version))
+            .cloned())
+    }
+
+    async fn commit(&self, t: Transition) -> Result<(), StoreError> {
+        let mut g = self.tenants.lock().await;
+        let ten = g.entry(t.tenant.clone()).or_default();
+        let current = ten.cases.get(&t.case.id).map(|c| c.version);
+        match (t.expected_version, current) {
+            (0, Some(_)) => {
+                return Err(StoreError::new(
+                    StoreErrorKind::Conflict,
+                    "case already exists",
+                ));
+            }
+            (0, None) => {}
+            (v, Some(c)) if v == c => {}
+            (v, c) => {
+                return Err(StoreError::new(
+                    StoreErrorKind::Conflict,
+                    format!("case version is {}, expected {v}", c.unwrap_or(0)),
+                ));
+            }
+        }
+        if let Some(i) = &t.idempotency
+            && ten.idempotency.contains_key(&i.key)
+        {
+            return Err(StoreError::new(
+                StoreErrorKind::DuplicateKey,
+                "idempotency key already used",
+            ));
+        }
+        // All checks passed: apply everything (no await points, so this is atomic).
+        let id = t.case.id.clone();
+        ten.entries.entry(id.clone()).or_default().extend(t.entries);
+        for p in t.payloads {
+            ten.payloads.insert((p.case_id, p.seq), p.payload);
+        }
+        ten.outbox.extend(t.outbox);
+        let timers = ten.timers.entry(id.clone()).or_default();
+        if t.replace_timers {
+            timers.clear();
+        }
+        timers.extend(t.timers);
+        if let Some(i) = t.idempotency {
+            ten.idempotency.insert(i.key.clone(), i);
+        }
+        ten.cases.insert(id, t.case);
+        Ok(())
+    }
+
+    async fn case(&self, tenant: &str, case_id: &str) -> Result<Option<Case>, StoreError> {
+        Ok(self
+            .tenants
+            .lock()
+            .await
+            .get(tenant)
+            .and_then(|t| t.cases.get(case_id))
+            .cloned())
+    }
+
+    async fn entries(&self, tenant: &str, case_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self
+            .tenants
+            .lock()
+            .await
+            .get(tenant)
+            .and_then(|t| t.entries.get(case_id))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn payload(
+        &self,
+        tenant: &str,
+        case_id: &str,
+        seq: u64,
+    ) -> Result<Option<Payload>, StoreError> {
+        Ok(self
+            .tenants
+            .lock()
+            .await
+            .get(tenant)
+            .and_then(|t| t.payloads.get(&(case_id.to_owned(), seq)))
+            .cloned())
+    }
+
+    async fn idempotency(
+        &self,
+        tenant: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self
+            .tenants
+            .lock()
+            .await
+            .get(tenant)
+            .and_then(|t| t.idempotency.get(key))
+            .cloned())
+    }
+
+    async fn inbox(
+        &self,
+        tenant: &str,
+        posts: &[(String, String)],
+        limit: usize,
+    ) -> Result<Vec<Case>, StoreError> {
+        let g = self.tenants.lock().await;
+        let Some(t) = g.get(tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<Case> = t
+            .cases
+            .values()
+            .filter(|c| {
+                c.pending.as_ref().is_some_and(|p| {
+                    posts
+                        .iter()
+                        .any(|(role, unit)| unit == &p.unit && p.roles.iter().any(|r| r == role))
+                })
+            })
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            (a.due_at.is_none(), a.due_at, a.submitted_at, &a.id).cmp(&(
+                b.due_at.is_none(),
+                b.due_at,
+                b.submitted_at,
+                &b.id,
+            ))
+        });
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn search(&self, tenant: &str, q: &SearchQuery) -> Result<Vec<Case>, StoreError> {
+        let g = self.tenants.lock().await;
+        let Some(t) = g.get(tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<Case> = t
+            .cases
+            .values()
+            .filter(|c| q.service.as_ref().is_none_or(|s| &c.service == s))
+            .filter(|c| {
+                q.unit_prefix
+                    .as_ref()
+                    .is_none_or(|p| code_within(&c.unit, p))
+            })
+            .filter(|c| q.status.as_ref().is_none_or(|s| &c.status == s))
+            .filter(|c| !q.open_only || c.status.is_open())
+            .filter(|c| q.submitted_from.is_none_or(|f| c.submitted_at >= f))
+            .filter(|c| q.submitted_to.is_none_or(|f| c.submitted_at < f))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| (b.submitted_at, &b.id).cmp(&(a.submitted_at, &a.id)));
+        out.truncate(if q.limit == 0 { 100 } else { q.limit });
+        Ok(out)
+    }
+
+    async fn record_denial(&self, d: Denial) -> Result<(), StoreError> {
+        self.tenants
+            .lock()
+            .await
+            .entry(d.tenant.clone())
+            .or_default()
+            .denials
+            .push(d);
+        Ok(())
+    }
+
+    async fn denials(&self, tenant: &str) -> Result<Vec<Denial>, StoreError> {
+        Ok(self
+            .tenants
+            .lock()
+            .await
+            .get(tenant)
+            .map(|t| t.denials.clone())
+            .unwrap_or_default())
+    }
+
+    async fn pending_outbox(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        Ok(self
+            .tenants
+            .lock()
+            .await
+            .get(tenant)
+            .map(|t| t.outbox.iter().take(limit).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn timers(&self, tenant: &str, case_id: &str) -> Result<Vec<Timer>, StoreError> {
+        Ok(self
+            .tenants
+            .lock()
+            .await
+            .get(tenant)
+            .and_then(|t| t.timers.get(case_id))
+            .cloned()
+            .unwrap_or_default())
+    }
+}

@@ -1,0 +1,504 @@
+//! The validated model of a regency's services: units, roles, officers, mandates and service
+//! definitions. Built only by [`crate::config::load_dir`], which checks every rule first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use alur_calendar::SlaDuration;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::region::UnitLevel;
+
+/// A service category as published (administrasi, kependudukan, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// General administration (domicile, SKCK cover letter).
+    Administrasi,
+    /// Population records (birth, death, moving, marriage).
+    Kependudukan,
+    /// Education.
+    Pendidikan,
+    /// Health.
+    Kesehatan,
+    /// Social welfare.
+    Sosial,
+    /// Business and economy.
+    Ekonomi,
+    /// Land.
+    Pertanahan,
+    /// Complaints.
+    Pengaduan,
+}
+
+impl Category {
+    /// Indonesian label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Administrasi => "Administrasi",
+            Self::Kependudukan => "Kependudukan",
+            Self::Pendidikan => "Pendidikan",
+            Self::Kesehatan => "Kesehatan",
+            Self::Sosial => "Sosial",
+            Self::Ekonomi => "Ekonomi",
+            Self::Pertanahan => "Pertanahan",
+            Self::Pengaduan => "Pengaduan",
+        }
+    }
+}
+
+/// A role officers hold at a unit (operator, kasi, lurah, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Role {
+    /// Identifier used in service definitions.
+    pub id: String,
+    /// Indonesian title ("Lurah").
+    pub name: String,
+    /// Unit levels at which this role exists.
+    pub levels: Vec<UnitLevel>,
+}
+
+/// An officer's post: a role at a unit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Post {
+    /// Role id.
+    pub role: String,
+    /// Unit code.
+    pub unit: String,
+}
+
+/// An officer (civil servant or village official).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Officer {
+    /// Stable identifier (also the actor pseudonym in the audit log).
+    pub id: String,
+    /// Full name (printed on letters; personal data, never in a hashed audit entry).
+    pub name: String,
+    /// NIP (civil-servant number), if any.
+    pub nip: Option<String>,
+    /// The officer's NIK, kept to pseudonymise them as a person (the "not on your own case" rule).
+    #[serde(skip)]
+    pub nik: Option<crate::pseudonym::Nik>,
+    /// Posts held.
+    pub posts: Vec<Post>,
+}
+
+/// Kind of delegation mandate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MandateKind {
+    /// Pelaksana harian: stands in for a temporarily absent official.
+    Plh,
+    /// Pelaksana tugas: fills a post that is vacant or whose holder is long absent.
+    Plt,
+}
+
+impl MandateKind {
+    /// "Plh." or "Plt.".
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Plh => "Plh.",
+            Self::Plt => "Plt.",
+        }
+    }
+}
+
+/// A dated delegation: `holder` acts in `role` at `unit` on behalf of `principal`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mandate {
+    /// Identifier.
+    pub id: String,
+    /// Plh. or Plt.
+    pub kind: MandateKind,
+    /// The officer who acts.
+    pub holder: String,
+    /// The official acted for; `None` when the post is vacant.
+    pub principal: Option<String>,
+    /// The role exercised.
+    pub role: String,
+    /// The unit where it is exercised.
+    pub unit: String,
+    /// First day (local date, inclusive).
+    pub from: Date,
+    /// Last day (local date, inclusive).
+    pub until: Date,
+    /// The decree's reference number.
+    pub reference: String,
+}
+
+/// A document the applicant must bring (persyaratan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Requirement {
+    /// Identifier.
+    pub id: String,
+    /// Indonesian text.
+    pub name: String,
+    /// Condition id: required only when the applicant answered yes to it.
+    pub only_if: Option<String>,
+}
+
+/// A yes/no question about the applicant that makes some requirements apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Condition {
+    /// Identifier.
+    pub id: String,
+    /// The question in Indonesian.
+    pub question: String,
+}
+
+/// A form field the applicant or officer fills.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Field {
+    /// Identifier.
+    pub id: String,
+    /// Label in Indonesian.
+    pub label: String,
+}
+
+/// The fee (biaya/tarif).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fee {
+    /// Amount in rupiah; 0 means free.
+    pub amount: u64,
+    /// Legal basis or note.
+    pub note: Option<String>,
+}
+
+/// How long an issued product stays valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Validity {
+    /// A number of calendar days.
+    Days(u32),
+    /// A number of months.
+    Months(u32),
+    /// A number of years.
+    Years(u32),
+    /// No expiry.
+    Unlimited,
+}
+
+impl Validity {
+    /// Indonesian text.
+    pub fn to_indonesian(self) -> String {
+        match self {
+            Self::Days(n) => format!("{n} hari"),
+            Self::Months(n) => format!("{n} bulan"),
+            Self::Years(n) => format!("{n} tahun"),
+            Self::Unlimited => "tidak terbatas".into(),
+        }
+    }
+}
+
+/// The product of the service (produk pelayanan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Product {
+    /// Name of the output ("Surat Keterangan Domisili").
+    pub name: String,
+    /// Validity period.
+    pub validity: Validity,
+    /// Archive classification code used in the letter number (e.g. 470); not unique per service.
+    pub classification: Option<String>,
+}
+
+/// A complaint channel (penanganan pengaduan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComplaintChannel {
+    /// Name ("LAPOR! (SP4N)").
+    pub name: String,
+    /// Address, number or URL.
+    pub contact: String,
+}
+
+/// A complaint response tier (ringan ≤ 2 hari kerja, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComplaintTier {
+    /// Identifier.
+    pub id: String,
+    /// Indonesian name.
+    pub name: String,
+    /// Response time.
+    pub response: SlaDuration,
+}
+
+/// The kind of a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum StepKind {
+    /// One officer of the allowed roles acts.
+    Task,
+    /// Approvals: a sequential chain of roles, or M distinct roles of a set.
+    Approval(ApprovalRule),
+    /// The case waits for the applicant (returned for completion); the clock pauses.
+    Applicant,
+}
+
+/// How an approval step completes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ApprovalRule {
+    /// Each role approves in this order.
+    Chain(Vec<String>),
+    /// `quorum` approvals by distinct officers holding distinct roles of `of`.
+    Quorum {
+        /// Approvals needed.
+        quorum: u32,
+        /// The role set.
+        of: Vec<String>,
+    },
+}
+
+/// Where a step is performed relative to the case's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StepAt {
+    /// At the case's own unit.
+    Unit,
+    /// Handed off to the ancestor at this level (desa → kecamatan for legalisation).
+    Ancestor(UnitLevel),
+}
+
+/// Where an action leads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Target {
+    /// Another step (by index into [`ServiceDefinition::steps`]).
+    Step(usize),
+    /// A final outcome.
+    Outcome(Outcome),
+    /// For approval votes: stay until the rule is met, then go to the contained target.
+    Vote(Box<Target>),
+}
+
+/// Final outcome of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Granted and done.
+    Completed,
+    /// Refused with a reason.
+    Rejected,
+    /// Withdrawn by the applicant.
+    Withdrawn,
+}
+
+impl Outcome {
+    /// Key used in TOML and the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+    /// Indonesian label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Completed => "selesai",
+            Self::Rejected => "ditolak",
+            Self::Withdrawn => "dicabut pemohon",
+        }
+    }
+}
+
+/// An action available in a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    /// Identifier within the step.
+    pub id: String,
+    /// Indonesian label for buttons.
+    pub name: String,
+    /// Where it leads.
+    pub target: Target,
+    /// Roles allowed (empty: the step's roles). Ignored in applicant steps.
+    pub roles: Vec<String>,
+    /// A written reason is required.
+    pub reason_required: bool,
+    /// Requirement ids that must be ticked (only those that apply to the case count).
+    pub requires_checked: Vec<String>,
+    /// Field ids that must be filled.
+    pub requires_fields: Vec<String>,
+}
+
+/// A step of the procedure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Identifier.
+    pub id: String,
+    /// Indonesian name.
+    pub name: String,
+    /// Kind.
+    pub kind: StepKind,
+    /// Roles that may act (task) or vote (approval); empty for applicant steps.
+    pub roles: Vec<String>,
+    /// Where it is performed.
+    pub at: StepAt,
+    /// Step SLA.
+    pub sla: Option<SlaDuration>,
+    /// Unit setting that switches this step on; `None` = always on.
+    pub optional: Option<OptionalStep>,
+    /// Actions.
+    pub actions: Vec<Action>,
+    /// The service clock pauses while the case is here.
+    pub pauses_clock: bool,
+}
+
+/// A step that a unit switches on or off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OptionalStep {
+    /// Unit setting key.
+    pub setting: String,
+    /// Value when the unit does not say.
+    pub default: bool,
+    /// Step index to go to instead when the step is off.
+    pub skip_to: usize,
+}
+
+/// A separation-of-duties rule: no person may act in more than one of these steps on one case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Separation {
+    /// Step indexes.
+    pub steps: Vec<usize>,
+}
+
+/// Where the service clock starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ClockStart {
+    /// At submission.
+    Submitted,
+    /// When the case first enters this step (e.g. after the file is found complete).
+    Step(usize),
+}
+
+/// A validated, versioned service definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceDefinition {
+    /// Identifier.
+    pub id: String,
+    /// Version: 1 for the first registered content, +1 for each changed content.
+    pub version: u32,
+    /// Hex SHA-256 of the canonical content (identifies the version across stores).
+    pub digest: String,
+    /// Indonesian name.
+    pub name: String,
+    /// Category.
+    pub category: Category,
+    /// Unit level that runs it.
+    pub runs_at: UnitLevel,
+    /// Region prefixes where it is offered.
+    pub regions: Vec<String>,
+    /// Legal basis.
+    pub legal_basis: Vec<String>,
+    /// Only in person (e.g. pengantar nikah).
+    pub in_person_only: bool,
+    /// Published completion time.
+    pub completion_time: SlaDuration,
+    /// Where the clock starts.
+    pub clock_starts: ClockStart,
+    /// Fee.
+    pub fee: Fee,
+    /// Product.
+    pub product: Product,
+    /// Conditions.
+    pub conditions: Vec<Condition>,
+    /// Requirements.
+    pub requirements: Vec<Requirement>,
+    /// Fields.
+    pub fields: Vec<Field>,
+    /// Complaint channels.
+    pub complaint_channels: Vec<ComplaintChannel>,
+    /// Complaint tiers.
+    pub complaint_tiers: Vec<ComplaintTier>,
+    /// Steps; the first is where a submitted case starts.
+    pub steps: Vec<Step>,
+    /// Separation-of-duties rules (besides the built-in "not on your own case").
+    pub separations: Vec<Separation>,
+    /// Source file, for messages.
+    pub source: String,
+}
+
+impl ServiceDefinition {
+    /// Step index by id.
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.id == id)
+    }
+
+    /// Requirements that apply given the applicant's yes-answers.
+    pub fn applicable_requirements<'a>(
+        &'a self,
+        conditions: &'a BTreeSet<String>,
+    ) -> impl Iterator<Item = &'a Requirement> + 'a {
+        self.requirements
+            .iter()
+            .filter(move |r| r.only_if.as_ref().is_none_or(|c| conditions.contains(c)))
+    }
+}
+
+/// Per-unit settings and service offering.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct UnitConfig {
+    /// Unit code.
+    pub code: String,
+    /// Services this unit offers, when it restricts them.
+    pub services: Option<Vec<String>>,
+    /// Settings (e.g. `sekdes_check = true`).
+    pub settings: BTreeMap<String, bool>,
+}
+
+/// The tenant (a regency, city or province running `alur`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tenant {
+    /// Identifier.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Region code covered (e.g. `21`).
+    pub region: String,
+}
+
+/// A whole validated configuration directory.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// Storage URL from `[storage]`, if given.
+    pub storage_url: Option<String>,
+    /// Roles by id.
+    pub roles: BTreeMap<String, Role>,
+    /// Officers by id.
+    pub officers: BTreeMap<String, Officer>,
+    /// Mandates.
+    pub mandates: Vec<Mandate>,
+    /// Units with explicit settings, by code.
+    pub units: BTreeMap<String, UnitConfig>,
+    /// Service definitions by id (the version loaded from the files).
+    pub services: BTreeMap<String, Arc<ServiceDefinition>>,
+}
+
+impl Config {
+    /// A unit setting, falling back to `default`.
+    pub fn unit_setting(&self, unit: &str, key: &str, default: bool) -> bool {
+        self.units
+            .get(unit)
+            .and_then(|u| u.settings.get(key).copied())
+            .unwrap_or(default)
+    }
+
+    /// Whether `unit` offers `service`.
+    pub fn offers(&self, unit: &str, service: &ServiceDefinition) -> bool {
+        let Ok(index) = crate::region::RegionIndex::embedded() else {
+            return false;
+        };
+        let Some(region) = index.get(unit) else {
+            return false;
+        };
+        if region.level != service.runs_at
+            || !service
+                .regions
+                .iter()
+                .any(|p| crate::region::code_within(unit, p))
+        {
+            return false;
+        }
+        match self.units.get(unit).and_then(|u| u.services.as_ref()) {
+            Some(list) => list.iter().any(|s| s == &service.id),
+            None => true,
+        }
+    }
+}

@@ -1,0 +1,623 @@
+//! The engine runtime: loads definitions into a store, runs commands through [`crate::engine::decide`],
+//! and commits each transition (case, audit entries, payloads, outbox, idempotency) atomically.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{AuditEntry, GENESIS};
+use crate::engine::{self, Actor, Case, Command, Context, Event, EventKind, Payload};
+use crate::error::{Error, ErrorKind};
+use crate::model::{Config, ServiceDefinition};
+use crate::pseudonym::{PersonRef, Pseudonymizer};
+use crate::region::RegionIndex;
+use crate::store::*;
+
+/// A source of time (injectable for tests and simulations).
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock set by hand.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::Mutex<Timestamp>);
+
+impl ManualClock {
+    /// A clock showing `t`.
+    pub fn new(t: Timestamp) -> Self {
+        Self(std::sync::Mutex::new(t))
+    }
+    /// Set the time.
+    pub fn set(&self, t: Timestamp) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = t;
+        }
+    }
+    /// Move the time forward.
+    pub fn advance(&self, d: jiff::SignedDuration) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = g.saturating_add(d).unwrap_or(*g);
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        self.0.lock().map(|g| *g).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+}
+
+/// One line of a case's timeline, for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineItem {
+    /// The audit entry.
+    pub entry: AuditEntry,
+    /// Its personal payload, if stored and not erased.
+    pub payload: Option<Payload>,
+}
+
+/// A submission request.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// Service id.
+    pub service: String,
+    /// Unit code.
+    pub unit: String,
+    /// Applicant pseudonym.
+    pub applicant: PersonRef,
+    /// Conditions answered yes.
+    pub conditions: BTreeSet<String>,
+    /// Form values.
+    pub payload: Payload,
+}
+
+/// The engine runtime over a store.
+pub struct Engine<S: Store> {
+    config: Arc<Config>,
+    store: S,
+    clock: Arc<dyn Clock>,
+    pseudonymizer: Pseudonymizer,
+    officer_persons: BTreeMap<String, PersonRef>,
+    regions: &'static RegionIndex,
+    tz: jiff::tz::TimeZone,
+    definitions: RwLock<HashMap<(String, u32), Arc<ServiceDefinition>>>,
+    current: HashMap<String, Arc<ServiceDefinition>>,
+    next_id: std::sync::atomic::AtomicU64,
+    id_prefix: String,
+}
+
+const MAX_RETRIES: usize = 8;
+
+impl<S: Store> Engine<S> {
+    /// Start an engine: registers every definition of `config` with the store (a changed
+    /// definition becomes a new version; running cases keep theirs).
+    pub async fn new(
+        config: Config,
+        store: S,
+        clock: Arc<dyn Clock>,
+        pseudonymizer: Pseudonymizer,
+    ) -> Result<Self, Error> {
+        let regions = RegionIndex::embedded()
+            .map_err(|e| Error::new(ErrorKind::InvalidConfig, e.to_string()))?;
+        let tz = jiff::tz::TimeZone::get("Asia/Jakarta")
+            .map_err(|e| Error::new(ErrorKind::InvalidConfig, e.to_string()))?;
+        let mut current = HashMap::new();
+        let mut definitions = HashMap::new();
+        for def in config.services.values() {
+            let version = store.put_definition(&config.tenant.id, def).await?;
+            let mut d = (**def).clone();
+            d.version = version;
+            let d = Arc::new(d);
+            definitions.insert((d.id.clone(), version), d.clone());
+            current.insert(d.id.clone(), d);
+        }
+        let officer_persons = config
+            .officers
+            .values()
+            .filter_map(|o| {
+                o.nik
+                    .as_ref()
+                    .map(|n| (o.id.clone(), pseudonymizer.person(n)))
+            })
+            .collect();
+        let id_prefix = format!("{:x}", clock.now().as_millisecond());
+        Ok(Self {
+            config: Arc::new(config),
+            store,
+            clock,
+            pseudonymizer,
+            officer_persons,
+            regions,
+            tz,
+            definitions: RwLock::new(definitions),
+            current,
+            next_id: std::sync::atomic::AtomicU64::new(1),
+            id_prefix,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The pseudonymizer (to turn an applicant's NIK into a [`PersonRef`]).
+    pub fn pseudonymizer(&self) -> &Pseudonymizer {
+        &self.pseudonymizer
+    }
+
+    /// The current definition of a service.
+    pub fn service(&self, id: &str) -> Option<&Arc<ServiceDefinition>> {
+        self.current.get(id)
+    }
+
+    async fn definition(&self, id: &str, version: u32) -> Result<Arc<ServiceDefinition>, Error> {
+        if let Ok(g) = self.definitions.read()
+            && let Some(d) = g.get(&(id.to_owned(), version))
+        {
+            return Ok(d.clone());
+        }
+        let d = self
+            .store
+            .definition(&self.config.tenant.id, id, version)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("definition {id} v{version} is not in the store"),
+                )
+            })?;
+        let d = Arc::new(d);
+        if let Ok(mut g) = self.definitions.write() {
+            g.insert((id.to_owned(), version), d.clone());
+        }
+        Ok(d)
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context {
+            config: &self.config,
+            regions: self.regions,
+            officer_persons: &self.officer_persons,
+            tz: &self.tz,
+        }
+    }
+
+    fn new_case_id(&self) -> String {
+        let n = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{}-{n:06}", self.id_prefix)
+    }
+
+    /// Submit a new case. With an idempotency key, a repeat returns the first result.
+    pub async fn submit(
+        &self,
+        s: Submission,
+        idempotency_key: Option<&str>,
+    ) -> Result<Case, Error> {
+        let case_id = self.new_case_id();
+        let cmd = Command::Submit {
+            case_id: case_id.clone(),
+            service: s.service,
+            unit: s.unit,
+            applicant: s.applicant,
+            conditions: s.conditions,
+            payload: s.payload,
+        };
+        self.run(&case_id, cmd, idempotency_key).await
+    }
+
+    /// Run a command against a case. With an idempotency key, a repeat of the same command
+    /// returns the first result; the key with a different command is an `IdempotencyMismatch`.
+    pub async fn execute(
+        &self,
+        case_id: &str,
+        command: Command,
+        idempotency_key: Option<&str>,
+    ) -> Result<Case, Error> {
+        if matches!(command, Command::Submit { .. }) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "use Engine::submit for submissions",
+            ));
+        }
+        self.run(case_id, command, idempotency_key).await
+    }
+
+    fn command_digest(command: &Command) -> String {
+        // The case id of a submission is chosen per call; leave it out so retries match.
+        let mut c = command.clone();
+        if let Command::Submit { case_id, .. } = &mut c {
+            case_id.clear();
+        }
+        crate::config::hex(&Sha256::digest(serde_json::to_vec(&c).unwrap_or_default()))
+    }
+
+    async fn check_idempotency(&self, key: &str, digest: &str) -> Result<Option<Case>, Error> {
+        match self.store.idempotency(&self.config.tenant.id, key).await? {
+            Some(r) if r.command_digest == digest => Ok(Some(r.result)),
+            Some(_) => Err(Error::new(
+                ErrorKind::IdempotencyMismatch,
+                format!("idempotency key `{key}` was already used with a different command"),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    async fn run(
+        &self,
+        case_id: &str,
+        command: Command,
+        idempotency_key: Option<&str>,
+    ) -> Result<Case, Error> {
+        let tenant = self.config.tenant.id.clone();
+        let digest = Self::command_digest(&command);
+        if let Some(key) = idempotency_key
+            && let Some(first) = self.check_idempotency(key, &digest).await?
+        {
+            return Ok(first);
+        }
+        let retryable = !matches!(command, Command::Act { .. } | Command::Submit { .. });
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let case = self.store.case(&tenant, case_id).await?;
+            let def = match (&command, &case) {
+                (Command::Submit { service, .. }, _) => {
+                    self.current.get(service).cloned().ok_or_else(|| {
+                        Error::new(ErrorKind::NotFound, format!("unknown service `{service}`"))
+                    })?
+                }
+                (_, Some(c)) => self.definition(&c.service, c.definition_version).await?,
+                (_, None) => {
+                    let e = Error::new(ErrorKind::NotFound, format!("case `{case_id}` not found"));
+                    self.deny(Some(case_id), &command, e.message()).await;
+                    return Err(e);
+                }
+            };
+            let now = self.clock.now();
+            let events = match engine::decide(&self.context(), &def, case.as_ref(), &command, now) {
+                Ok(ev) => ev,
+                Err(refusal) => {
+                    self.deny(Some(case_id), &command, &refusal.message).await;
+                    return Err(refusal.into());
+                }
+            };
+            let expected = case.as_ref().map_or(0, |c| c.version);
+            let t = self
+                .transition(
+                    &def,
+                    case,
+                    case_id,
+                    &events,
+                    command.payload(),
+                    idempotency_key,
+                    &digest,
+                )
+                .await?;
+            let result = t.case.clone();
+            match self
+                .store
+                .commit(Transition {
+                    expected_version: expected,
+                    ..t
+                })
+                .await
+            {
+                Ok(()) => return Ok(result),
+                Err(e) if e.kind == StoreErrorKind::DuplicateKey => {
+                    // A concurrent duplicate committed first: return its result.
+                    if let Some(key) = idempotency_key
+                        && let Some(first) = self.check_idempotency(key, &digest).await?
+                    {
+                        return Ok(first);
+                    }
+                    return Err(e.into());
+                }
+                Err(e)
+                    if e.kind == StoreErrorKind::Conflict && retryable && attempt < MAX_RETRIES =>
+                {
+                    continue;
+                }
+                Err(e) if e.kind == StoreErrorKind::Conflict => {
+                    if let Some(key) = idempotency_key
+                        && let Some(first) = self.check_idempotency(key, &digest).await?
+                    {
+                        return Ok(first);
+                    }
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!("case `{case_id}` changed concurrently; reload it and try again"),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn deny(&self, case_id: Option<&str>, command: &Command, reason: &str) {
+        let actor = match command.actor() {
+            Actor::Officer(o) => o,
+            Actor::Applicant(p) => p.0,
+            Actor::System => "system".into(),
+        };
+        let name = match command {
+            Command::Submit { .. } => "submit",
+            Command::Act { .. } => "act",
+            Command::Comment { .. } => "comment",
+            Command::Claim { .. } => "claim",
+            Command::Assign { .. } => "assign",
+            Command::Withdraw { .. } => "withdraw",
+        };
+        // Recording a denial must not turn the refusal into a different error.
+        let _ = self
+            .store
+            .record_denial(Denial {
+                tenant: self.config.tenant.id.clone(),
+                case_id: case_id.map(str::to_owned),
+                actor,
+                command: name.into(),
+                reason: reason.to_owned(),
+                at: self.clock.now(),
+            })
+            .await;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn transition(
+        &self,
+        def: &ServiceDefinition,
+        mut case: Option<Case>,
+        case_id: &str,
+        events: &[Event],
+        payload: Option<&Payload>,
+        idempotency_key: Option<&str>,
+        digest: &str,
+    ) -> Result<Transition, Error> {
+        let tenant = self.config.tenant.id.clone();
+        let mut prev = match &case {
+            Some(_) => self
+                .store
+                .entries(&tenant, case_id)
+                .await?
+                .last()
+                .map(|e| e.hash.clone())
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Storage,
+                        format!("case `{case_id}` has no audit entries"),
+                    )
+                })?,
+            None => GENESIS.to_owned(),
+        };
+        let mut entries = Vec::with_capacity(events.len());
+        let mut payloads = Vec::new();
+        let mut outbox = Vec::new();
+        for ev in events {
+            let next = engine::apply(def, self.regions, case.take(), case_id, &tenant, ev)?;
+            let payload_digest = match payload {
+                Some(p) if ev.has_payload => {
+                    let bytes = serde_json::to_vec(p).unwrap_or_default();
+                    let d = crate::config::hex(&self.pseudonymizer.digest(&bytes));
+                    payloads.push(StoredPayload {
+                        case_id: case_id.to_owned(),
+                        seq: next.version,
+                        digest: d.clone(),
+                        payload: p.clone(),
+                    });
+                    Some(d)
+                }
+                _ => None,
+            };
+            let mut entry = AuditEntry {
+                tenant: tenant.clone(),
+                case_id: case_id.to_owned(),
+                seq: next.version,
+                service: def.id.clone(),
+                definition_version: def.version,
+                calendar_version: None,
+                event: ev.kind.clone(),
+                actor: ev.actor.clone(),
+                legal_basis: None,
+                at: ev.at,
+                payload_digest,
+                prev_hash: prev,
+                hash: String::new(),
+            };
+            entry.hash = entry.compute_hash();
+            prev = entry.hash.clone();
+            if let Some(template) = notification_template(def, &ev.kind) {
+                outbox.push(OutboxMessage {
+                    id: format!("{case_id}:{}:applicant", next.version),
+                    tenant: tenant.clone(),
+                    case_id: case_id.to_owned(),
+                    seq: next.version,
+                    template: template.into(),
+                    recipient: "applicant".into(),
+                    created_at: ev.at,
+                });
+            }
+            entries.push(entry);
+            case = Some(next);
+        }
+        let case = case.ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidTransition,
+                "the command produced no event",
+            )
+        })?;
+        let idempotency = idempotency_key.map(|k| IdempotencyRecord {
+            key: k.to_owned(),
+            command_digest: digest.to_owned(),
+            result: case.clone(),
+        });
+        Ok(Transition {
+            tenant,
+            case,
+            expected_version: 0,
+            entries,
+            payloads,
+            outbox,
+            timers: Vec::new(),
+            replace_timers: false,
+            idempotency,
+        })
+    }
+
+    /// A case by id.
+    pub async fn case(&self, case_id: &str) -> Result<Option<Case>, Error> {
+        Ok(self.store.case(&self.config.tenant.id, case_id).await?)
+    }
+
+    /// A case's timeline: its audit entries with their personal payloads.
+    pub async fn timeline(&self, case_id: &str) -> Result<Vec<TimelineItem>, Error> {
+        let tenant = &self.config.tenant.id;
+        let entries = self.store.entries(tenant, case_id).await?;
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let payload = if e.payload_digest.is_some() {
+                self.store.payload(tenant, case_id, e.seq).await?
+            } else {
+                None
+            };
+            out.push(TimelineItem { entry: e, payload });
+        }
+        Ok(out)
+    }
+
+    /// The (role, unit) posts an officer holds now, directly or by a mandate valid today.
+    pub fn posts_now(&self, officer: &str) -> Vec<(String, String)> {
+        let now = self.clock.now();
+        let today = self.tz.to_datetime(now).date();
+        let mut posts: Vec<(String, String)> = Vec::new();
+        if let Some(o) = self.config.officers.get(officer) {
+            posts.extend(o.posts.iter().map(|p| (p.role.clone(), p.unit.clone())));
+        }
+        for m in &self.config.mandates {
+            if m.holder == officer && m.from <= today && today <= m.until {
+                posts.push((m.role.clone(), m.unit.clone()));
+            }
+        }
+        posts.sort();
+        posts.dedup();
+        posts
+    }
+
+    /// What an officer may act on now, oldest deadline first (separation of duties applied).
+    pub async fn inbox(&self, officer: &str, limit: usize) -> Result<Vec<Case>, Error> {
+        let posts = self.posts_now(officer);
+        if posts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let candidates = self
+            .store
+            .inbox(
+                &self.config.tenant.id,
+                &posts,
+                limit.saturating_mul(2).max(limit + 16),
+            )
+            .await?;
+        let now = self.clock.now();
+        let mut out = Vec::new();
+        for c in candidates {
+            let def = self.definition(&c.service, c.definition_version).await?;
+            if self.allowed_actions(&def, &c, officer, now).is_empty() {
+                continue;
+            }
+            out.push(c);
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Action ids `officer` may take on `case` now (authorisation only; inputs are checked on acting).
+    pub fn allowed_actions(
+        &self,
+        def: &ServiceDefinition,
+        case: &Case,
+        officer: &str,
+        now: Timestamp,
+    ) -> Vec<String> {
+        let Some(step) = case
+            .step()
+            .and_then(|s| def.steps.iter().find(|x| x.id == s))
+        else {
+            return Vec::new();
+        };
+        let ctx = self.context();
+        step.actions
+            .iter()
+            .filter(|a| {
+                let probe = Command::Act {
+                    actor: Actor::Officer(officer.to_owned()),
+                    action: a.id.clone(),
+                    seen_version: case.version,
+                    checked: a.requires_checked.iter().cloned().collect(),
+                    payload: Payload {
+                        fields: a
+                            .requires_fields
+                            .iter()
+                            .map(|f| (f.clone(), "x".into()))
+                            .collect(),
+                        reason: Some("x".into()),
+                        text: None,
+                    },
+                };
+                engine::decide(&ctx, def, Some(case), &probe, now).is_ok()
+            })
+            .map(|a| a.id.clone())
+            .collect()
+    }
+
+    /// Search cases.
+    pub async fn search(&self, q: &SearchQuery) -> Result<Vec<Case>, Error> {
+        Ok(self.store.search(&self.config.tenant.id, q).await?)
+    }
+}
+
+/// The applicant notification for an event, if any.
+fn notification_template(def: &ServiceDefinition, kind: &EventKind) -> Option<&'static str> {
+    match kind {
+        EventKind::Submitted { .. } => Some("case.received"),
+        EventKind::Acted {
+            vote_only: false,
+            to: Some(to),
+            ..
+        } => def
+            .steps
+            .iter()
+            .find(|s| &s.id == to)
+            .filter(|s| matches!(s.kind, crate::model::StepKind::Applicant))
+            .map(|_| "case.returned"),
+        EventKind::Acted {
+            outcome: Some(crate::model::Outcome::Completed),
+            ..
+        } => Some("case.completed"),
+        EventKind::Acted {
+            outcome: Some(crate::model::Outcome::Rejected),
+            ..
+        } => Some("case.rejected"),
+        _ => None,
+    }
+}

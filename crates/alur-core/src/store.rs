@@ -1,0 +1,288 @@
+//! The storage contract. Every store (in-memory, SQLite, PostgreSQL) passes the conformance
+//! suite in `alur-testkit`, one case per `# Behavior` bullet below.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::AuditEntry;
+use crate::engine::{Case, Payload, Status};
+use crate::model::ServiceDefinition;
+
+/// What a store can do beyond the required operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// Data survives a process restart.
+    pub durable: bool,
+    /// Several processes may share it safely (leases on timers and outbox rows).
+    pub shared: bool,
+}
+
+/// Kind of storage failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreErrorKind {
+    /// The case's version is not the expected one, or the case already exists.
+    Conflict,
+    /// The idempotency key was already recorded.
+    DuplicateKey,
+    /// Something needed is missing.
+    NotFound,
+    /// The database cannot be reached or is busy; retrying may help.
+    Unavailable,
+    /// Stored data is inconsistent.
+    Corrupt,
+    /// Anything else.
+    Other,
+}
+
+/// A storage failure. The store has rolled back: nothing of the failed call is visible.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage {kind:?}: {message}")]
+pub struct StoreError {
+    /// Kind.
+    pub kind: StoreErrorKind,
+    /// Detail (never personal data).
+    pub message: String,
+}
+
+impl StoreError {
+    /// Construct.
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+    /// Whether retrying may help.
+    pub fn is_temporary(&self) -> bool {
+        self.kind == StoreErrorKind::Unavailable
+    }
+}
+
+/// A message to deliver, written in the transition's transaction (transactional outbox).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    /// Stable id receivers use to drop duplicates (`<case>:<seq>:<recipient kind>`).
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Case.
+    pub case_id: String,
+    /// Audit sequence number that caused it (orders messages per case).
+    pub seq: u64,
+    /// Template key (`case.received`, `case.returned`, …).
+    pub template: String,
+    /// Recipient: `applicant`, or `role:<role>@<unit>`.
+    pub recipient: String,
+    /// Created at.
+    pub created_at: Timestamp,
+}
+
+/// A durable timer (reminder, breach) attached to a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timer {
+    /// Stable id.
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Case.
+    pub case_id: String,
+    /// What it does (`reminder:50`, `breach`).
+    pub kind: String,
+    /// When it fires.
+    pub fire_at: Timestamp,
+}
+
+/// Personal payload stored apart from the audit log, erasable at the end of its retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPayload {
+    /// Case.
+    pub case_id: String,
+    /// Audit sequence number.
+    pub seq: u64,
+    /// Hex keyed digest recorded in the audit entry.
+    pub digest: String,
+    /// The data.
+    pub payload: Payload,
+}
+
+/// The first result of a command, kept under its idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// Key given by the caller.
+    pub key: String,
+    /// Hex SHA-256 of the command.
+    pub command_digest: String,
+    /// Case state right after the command.
+    pub result: Case,
+}
+
+/// Everything one transition writes, atomically.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// Tenant.
+    pub tenant: String,
+    /// New case state.
+    pub case: Case,
+    /// Version the case must have now; 0 to create it.
+    pub expected_version: u64,
+    /// Audit entries (contiguous, continuing the case's chain).
+    pub entries: Vec<AuditEntry>,
+    /// Personal payloads.
+    pub payloads: Vec<StoredPayload>,
+    /// Messages.
+    pub outbox: Vec<OutboxMessage>,
+    /// Timers to set (replacing the case's existing timers when `replace_timers`).
+    pub timers: Vec<Timer>,
+    /// Drop the case's pending timers before setting `timers`.
+    pub replace_timers: bool,
+    /// Idempotency record.
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// A refused command, recorded (invariant: every denial is recorded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Denial {
+    /// Tenant.
+    pub tenant: String,
+    /// Case, if the command named one.
+    pub case_id: Option<String>,
+    /// Actor (officer id or pseudonym).
+    pub actor: String,
+    /// Command name.
+    pub command: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Search filters (all optional, combined with AND).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// Service id.
+    pub service: Option<String>,
+    /// Unit code or prefix (`21.71` finds every Batam case).
+    pub unit_prefix: Option<String>,
+    /// Status.
+    pub status: Option<Status>,
+    /// Only open cases.
+    pub open_only: bool,
+    /// Submitted at or after.
+    pub submitted_from: Option<Timestamp>,
+    /// Submitted before.
+    pub submitted_to: Option<Timestamp>,
+    /// Maximum results (0 = 100).
+    pub limit: usize,
+}
+
+/// A store of cases, audit chains, payloads, outbox messages, timers and definitions.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// What this store offers.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Register a definition's content and return its version.
+    ///
+    /// # Behavior
+    /// - The first content of a service id gets version 1.
+    /// - The same content (same digest) again returns the existing version and writes nothing.
+    /// - Changed content gets the latest version + 1; earlier versions stay readable unchanged.
+    async fn put_definition(
+        &self,
+        tenant: &str,
+        def: &ServiceDefinition,
+    ) -> Result<u32, StoreError>;
+
+    /// A definition by id and version.
+    ///
+    /// # Behavior
+    /// - Returns exactly what [`Store::put_definition`] stored for that version, `None` if absent.
+    async fn definition(
+        &self,
+        tenant: &str,
+        id: &str,
+        version: u32,
+    ) -> Result<Option<ServiceDefinition>, StoreError>;
+
+    /// Commit a transition atomically.
+    ///
+    /// # Behavior
+    /// - `expected_version == 0` creates the case; if it exists: `Conflict`.
+    /// - Otherwise the stored case must have `expected_version`, else `Conflict` and nothing written.
+    /// - An idempotency key already recorded for the tenant: `DuplicateKey` and nothing written.
+    /// - On success the case, entries, payloads, outbox messages, timers and idempotency record
+    ///   are all visible; on any error none is.
+    async fn commit(&self, t: Transition) -> Result<(), StoreError>;
+
+    /// A case by id.
+    ///
+    /// # Behavior
+    /// - Returns the last committed state, `None` for an unknown id.
+    async fn case(&self, tenant: &str, case_id: &str) -> Result<Option<Case>, StoreError>;
+
+    /// A case's audit entries in sequence order.
+    ///
+    /// # Behavior
+    /// - Entries come back exactly as committed, ordered by `seq` from 1.
+    async fn entries(&self, tenant: &str, case_id: &str) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The personal payload of one entry.
+    ///
+    /// # Behavior
+    /// - `None` when the entry had none (or it was erased).
+    async fn payload(
+        &self,
+        tenant: &str,
+        case_id: &str,
+        seq: u64,
+    ) -> Result<Option<Payload>, StoreError>;
+
+    /// An idempotency record by key.
+    ///
+    /// # Behavior
+    /// - Returns the record committed with the key, `None` if unknown.
+    async fn idempotency(
+        &self,
+        tenant: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Open cases waiting on any of these (role, unit) posts, oldest deadline first.
+    ///
+    /// # Behavior
+    /// - Only open cases whose pending unit and one of its pending roles match a post.
+    /// - Ordered by `due_at` (cases without one last), then submission time, then id.
+    /// - At most `limit` cases.
+    async fn inbox(
+        &self,
+        tenant: &str,
+        posts: &[(String, String)],
+        limit: usize,
+    ) -> Result<Vec<Case>, StoreError>;
+
+    /// Search cases.
+    ///
+    /// # Behavior
+    /// - Applies every filter given; newest submission first; at most `limit` (0 = 100).
+    async fn search(&self, tenant: &str, q: &SearchQuery) -> Result<Vec<Case>, StoreError>;
+
+    /// Record a refused command.
+    ///
+    /// # Behavior
+    /// - Appends; denials are listed in the order recorded.
+    async fn record_denial(&self, d: Denial) -> Result<(), StoreError>;
+
+    /// Recorded denials of a tenant.
+    async fn denials(&self, tenant: &str) -> Result<Vec<Denial>, StoreError>;
+
+    /// Outbox messages not yet delivered, oldest first.
+    async fn pending_outbox(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Timers of a case.
+    async fn timers(&self, tenant: &str, case_id: &str) -> Result<Vec<Timer>, StoreError>;
+}
