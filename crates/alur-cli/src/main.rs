@@ -51,7 +51,7 @@ fn main() -> ExitCode {
                 );
                 for s in config.services.values() {
                     println!(
-                        "  {:<28} {:<13} {:<10} {:>2} tahap  {:<14} {}",
+                        "  {:<30} {:<13} {:<10} {:>2} tahap  {:<14} {}",
                         s.id,
                         s.category.label(),
                         s.runs_at.as_str(),

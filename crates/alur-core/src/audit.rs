@@ -206,3 +206,92 @@ mod tests {
         assert!(verify_chain(&[b]).is_err());
     }
 }
+
+/// One line describing an entry for people, in Indonesian, with who acted for whom
+/// ("Dewi Anggraini, Plh. Lurah, atas nama Ahmad Fauzi, berdasarkan mandat 800/12/…").
+pub fn describe(entry: &AuditEntry, config: &crate::model::Config) -> String {
+    let local = jiff::tz::TimeZone::get("Asia/Jakarta")
+        .map(|tz| {
+            tz.to_datetime(entry.at)
+                .strftime("%Y-%m-%d %H:%M WIB")
+                .to_string()
+        })
+        .unwrap_or_else(|_| entry.at.to_string());
+    let officer_name = |id: &str| {
+        config
+            .officers
+            .get(id)
+            .map_or_else(|| id.to_owned(), |o| o.name.clone())
+    };
+    let role_name = |r: &Option<String>| {
+        r.as_deref().map_or(String::new(), |r| {
+            config
+                .roles
+                .get(r)
+                .map_or_else(|| r.to_owned(), |x| x.name.clone())
+        })
+    };
+    let a = &entry.actor;
+    let who = match a.kind.as_str() {
+        "officer" => {
+            let mut w = officer_name(&a.id);
+            match (&a.mandate_kind, &a.on_behalf_of) {
+                (Some(k), Some(p)) => {
+                    w.push_str(&format!(
+                        ", {} {}, atas nama {}",
+                        k.title(),
+                        role_name(&a.role),
+                        officer_name(p)
+                    ));
+                }
+                (Some(k), None) => w.push_str(&format!(", {} {}", k.title(), role_name(&a.role))),
+                _ => w.push_str(&format!(", {}", role_name(&a.role))),
+            }
+            if let Some(u) = &a.unit {
+                w.push_str(&format!(" ({u})"));
+            }
+            if let Some(m) = &a.mandate_ref {
+                w.push_str(&format!(", berdasarkan mandat {m}"));
+            }
+            w
+        }
+        "applicant" => "Pemohon".to_owned(),
+        _ => "Sistem".to_owned(),
+    };
+    let def = config.services.get(&entry.service);
+    let step = |id: &str| {
+        def.and_then(|d| d.steps.iter().find(|s| s.id == id))
+            .map_or_else(|| id.to_owned(), |s| s.name.clone())
+    };
+    let what = match &entry.event {
+        EventKind::Submitted { to, .. } => {
+            format!("mengajukan permohonan; masuk tahap \"{}\"", step(to))
+        }
+        EventKind::Acted {
+            action,
+            from,
+            to,
+            outcome,
+            vote_only,
+            ..
+        } => {
+            let name = def
+                .and_then(|d| d.steps.iter().find(|s| &s.id == from))
+                .and_then(|s| s.actions.iter().find(|x| &x.id == action))
+                .map_or_else(|| action.clone(), |x| x.name.clone());
+            match (to, outcome, vote_only) {
+                (_, _, true) => {
+                    format!("{name} (persetujuan dicatat, menunggu persetujuan berikutnya)")
+                }
+                (Some(t), _, _) => format!("{name}; \"{}\" → \"{}\"", step(from), step(t)),
+                (None, Some(o), _) => format!("{name}; permohonan {}", o.label()),
+                (None, None, _) => name,
+            }
+        }
+        EventKind::Commented => "menambahkan catatan".to_owned(),
+        EventKind::Claimed => "mengambil berkas untuk diproses".to_owned(),
+        EventKind::Assigned { to } => format!("menugaskan berkas kepada {}", officer_name(to)),
+        EventKind::Withdrawn { .. } => "mencabut permohonan".to_owned(),
+    };
+    format!("#{} {local} · {who}: {what}", entry.seq)
+}

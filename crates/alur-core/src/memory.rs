@@ -20,6 +20,7 @@ struct Tenant {
     idempotency: HashMap<String, IdempotencyRecord>,
     outbox: Vec<OutboxMessage>,
     timers: HashMap<String, Vec<Timer>>,
+    leases: HashMap<String, (String, jiff::Timestamp)>,
     denials: Vec<Denial>,
 }
 
@@ -108,8 +109,25 @@ impl Store for MemoryStore {
                 "idempotency key already used",
             ));
         }
+        if let Some(timer) = &t.fired_timer
+            && !ten
+                .timers
+                .get(&t.case.id)
+                .is_some_and(|v| v.iter().any(|x| &x.id == timer))
+        {
+            return Err(StoreError::new(
+                StoreErrorKind::Conflict,
+                format!("timer {timer} already fired or was replaced"),
+            ));
+        }
         // All checks passed: apply everything (no await points, so this is atomic).
         let id = t.case.id.clone();
+        if let Some(timer) = &t.fired_timer
+            && let Some(v) = ten.timers.get_mut(&id)
+        {
+            v.retain(|x| &x.id != timer);
+            ten.leases.remove(timer);
+        }
         ten.entries.entry(id.clone()).or_default().extend(t.entries);
         for p in t.payloads {
             ten.payloads.insert((p.case_id, p.seq), p.payload);
@@ -117,9 +135,12 @@ impl Store for MemoryStore {
         ten.outbox.extend(t.outbox);
         let timers = ten.timers.entry(id.clone()).or_default();
         if t.replace_timers {
-            timers.clear();
+            for old in timers.drain(..) {
+                ten.leases.remove(&old.id);
+            }
         }
         timers.extend(t.timers);
+        timers.sort_by(|a, b| (a.fire_at, &a.id).cmp(&(b.fire_at, &b.id)));
         if let Some(i) = t.idempotency {
             ten.idempotency.insert(i.key.clone(), i);
         }
@@ -280,5 +301,38 @@ impl Store for MemoryStore {
             .and_then(|t| t.timers.get(case_id))
             .cloned()
             .unwrap_or_default())
+    }
+
+    async fn claim_due_timers(
+        &self,
+        tenant: &str,
+        now: jiff::Timestamp,
+        owner: &str,
+        lease_until: jiff::Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Timer>, StoreError> {
+        let mut g = self.tenants.lock().await;
+        let Some(t) = g.get_mut(tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut due: Vec<Timer> = t
+            .timers
+            .values()
+            .flatten()
+            .filter(|x| x.fire_at <= now)
+            .filter(|x| {
+                t.leases
+                    .get(&x.id)
+                    .is_none_or(|(o, until)| o == owner || *until <= now)
+            })
+            .cloned()
+            .collect();
+        due.sort_by(|a, b| (a.fire_at, &a.id).cmp(&(b.fire_at, &b.id)));
+        due.truncate(limit);
+        for x in &due {
+            t.leases
+                .insert(x.id.clone(), (owner.to_owned(), lease_until));
+        }
+        Ok(due)
     }
 }

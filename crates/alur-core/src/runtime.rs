@@ -154,6 +154,11 @@ impl<S: Store> Engine<S> {
         &self.config
     }
 
+    /// Stop the engine and hand back its store.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
     /// The store.
     pub fn store(&self) -> &S {
         &self.store
@@ -480,6 +485,7 @@ impl<S: Store> Engine<S> {
             timers: Vec::new(),
             replace_timers: false,
             idempotency,
+            fired_timer: None,
         })
     }
 

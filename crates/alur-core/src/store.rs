@@ -138,6 +138,8 @@ pub struct Transition {
     pub replace_timers: bool,
     /// Idempotency record.
     pub idempotency: Option<IdempotencyRecord>,
+    /// A timer this transition consumes (fires); it must still exist, else `Conflict`.
+    pub fired_timer: Option<String>,
 }
 
 /// A refused command, recorded (invariant: every denial is recorded).
@@ -211,6 +213,9 @@ pub trait Store: Send + Sync + 'static {
     /// - `expected_version == 0` creates the case; if it exists: `Conflict`.
     /// - Otherwise the stored case must have `expected_version`, else `Conflict` and nothing written.
     /// - An idempotency key already recorded for the tenant: `DuplicateKey` and nothing written.
+    /// - `fired_timer` names a timer that no longer exists: `Conflict` and nothing written (a
+    ///   timer fires at most once).
+    /// - `replace_timers` drops the case's pending timers before inserting `timers`.
     /// - On success the case, entries, payloads, outbox messages, timers and idempotency record
     ///   are all visible; on any error none is.
     async fn commit(&self, t: Transition) -> Result<(), StoreError>;
@@ -283,6 +288,26 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
 
-    /// Timers of a case.
+    /// Timers of a case, by fire time.
+    ///
+    /// # Behavior
+    /// - Lists the case's pending timers ordered by `fire_at`, then id.
     async fn timers(&self, tenant: &str, case_id: &str) -> Result<Vec<Timer>, StoreError>;
+
+    /// Claim up to `limit` timers due at `now` (fire_at ≤ now) for `owner` until `lease_until`.
+    ///
+    /// # Behavior
+    /// - Returns due timers (oldest `fire_at` first) that are unclaimed or whose lease expired,
+    ///   and records the lease; a timer under another owner's live lease is not returned.
+    /// - Two concurrent callers never receive the same timer while its lease lives.
+    /// - A claimed timer is removed only by a commit naming it in `fired_timer`, or by
+    ///   `replace_timers` of its case.
+    async fn claim_due_timers(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        owner: &str,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Timer>, StoreError>;
 }

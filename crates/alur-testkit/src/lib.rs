@@ -1,1 +1,430 @@
-//! alur-testkit
+//! Conformance suite every [`Store`] must pass: one check per `# Behavior` bullet of the trait.
+//!
+//! An adapter's `tests/conformance.rs` is a few lines:
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn conformance() {
+//!     alur_testkit::run_all(|| async { MyStore::open_fresh().await }).await;
+//! }
+//! ```
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use alur_core::engine::{Actor, Command, Payload};
+use alur_core::store::{Denial, SearchQuery, Store, StoreErrorKind};
+use alur_core::{Case, Config, Engine, ManualClock, Nik, Pseudonymizer, Status, Submission};
+use jiff::Timestamp;
+
+/// Path of the example configuration used as the suite's fixture.
+pub const KEPRI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/config/kepri");
+
+/// Load the Kepri example configuration.
+pub fn kepri() -> Config {
+    match alur_core::load_dir(KEPRI) {
+        Ok(c) => c,
+        Err(e) => panic!("example configuration does not load:\n{e}"),
+    }
+}
+
+/// A fixed test key for pseudonyms.
+pub fn pseudonymizer() -> Pseudonymizer {
+    Pseudonymizer::new([42u8; 32]).expect("32-byte key")
+}
+
+/// A pseudonym for a test applicant number `n`.
+pub fn applicant(n: u32) -> alur_core::PersonRef {
+    let nik = Nik::parse(&format!("21711045129{n:05}")).expect("16 digits");
+    pseudonymizer().person(&nik)
+}
+
+/// An engine over `store` with a manual clock at 2026-03-17 09:00 WIB.
+pub async fn engine<S: Store>(store: S) -> (Engine<S>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(ts("2026-03-17T02:00:00Z")));
+    let e = Engine::new(kepri(), store, clock.clone(), pseudonymizer())
+        .await
+        .expect("engine starts");
+    (e, clock)
+}
+
+/// Parse a timestamp (tests only).
+pub fn ts(s: &str) -> Timestamp {
+    s.parse().expect("valid timestamp")
+}
+
+/// A domicile submission at Kelurahan Baloi Permai.
+pub fn domisili(n: u32) -> Submission {
+    let fields = [
+        ("nama", "Pemohon Uji"),
+        ("alamat", "Jl. Uji No. 1"),
+        ("keperluan", "Uji"),
+    ];
+    Submission {
+        service: "batam-domisili".into(),
+        unit: "21.71.10.1001".into(),
+        applicant: applicant(n),
+        conditions: BTreeSet::new(),
+        payload: Payload {
+            fields: fields.map(|(k, v)| (k.to_owned(), v.to_owned())).into(),
+            ..Payload::default()
+        },
+    }
+}
+
+/// An `Act` command as `officer` on `case`, ticking every domicile requirement.
+pub fn act(case: &Case, officer: &str, action: &str) -> Command {
+    Command::Act {
+        actor: Actor::Officer(officer.into()),
+        action: action.into(),
+        seen_version: case.version,
+        checked: ["pengantar-rt-rw", "ktp", "kk"].map(String::from).into(),
+        payload: Payload {
+            reason: Some("alasan uji".into()),
+            ..Payload::default()
+        },
+    }
+}
+
+const TENANT: &str = "kepri";
+
+/// Run every conformance check, each on a fresh store from `make`.
+pub async fn run_all<S, F, Fut>(make: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    definitions_are_versioned(make().await).await;
+    create_and_read_back(make().await).await;
+    create_twice_conflicts(make().await).await;
+    stale_version_conflicts_and_writes_nothing(make().await).await;
+    duplicate_idempotency_key_writes_nothing(make().await).await;
+    payloads_are_apart_and_optional(make().await).await;
+    inbox_filters_and_orders(make().await).await;
+    search_filters(make().await).await;
+    denials_are_recorded(make().await).await;
+    concurrent_commits_on_one_case(make().await).await;
+    eprintln!("alur-testkit: 10 conformance checks passed");
+}
+
+/// `put_definition`: v1 first, same digest same version, changed content +1, old versions unchanged.
+pub async fn definitions_are_versioned<S: Store>(store: S) {
+    let config = kepri();
+    let def = config.services["batam-domisili"].as_ref().clone();
+    assert_eq!(store.put_definition(TENANT, &def).await.unwrap(), 1);
+    assert_eq!(store.put_definition(TENANT, &def).await.unwrap(), 1);
+    let mut changed = def.clone();
+    changed.completion_time = alur_core::model::ServiceDefinition::clone(&def).completion_time;
+    changed.name.push_str(" (revisi)");
+    changed.digest = alur_core::config::definition_digest(&changed);
+    assert_eq!(store.put_definition(TENANT, &changed).await.unwrap(), 2);
+    let v1 = store.definition(TENANT, &def.id, 1).await.unwrap().unwrap();
+    assert_eq!(v1.name, def.name);
+    assert_eq!(v1.digest, def.digest);
+    let v2 = store.definition(TENANT, &def.id, 2).await.unwrap().unwrap();
+    assert_eq!(v2.name, changed.name);
+    assert!(
+        store
+            .definition(TENANT, &def.id, 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.put_definition(TENANT, &def).await.unwrap(),
+        1,
+        "old content keeps its version"
+    );
+}
+
+/// `commit` then `case`/`entries` return exactly what was committed.
+pub async fn create_and_read_back<S: Store>(store: S) {
+    let (e, _) = engine(store).await;
+    let c = e.submit(domisili(1), None).await.unwrap();
+    let c = e
+        .execute(&c.id, act(&c, "baloi-operator", "lengkap"), None)
+        .await
+        .unwrap();
+    let stored = e.store().case(TENANT, &c.id).await.unwrap().unwrap();
+    assert_eq!(stored, c);
+    let entries = e.store().entries(TENANT, &c.id).await.unwrap();
+    assert_eq!(entries.len() as u64, c.version);
+    assert_eq!(
+        entries.iter().map(|x| x.seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    alur_core::audit::verify_chain(&entries).unwrap();
+    assert!(
+        e.store()
+            .case(TENANT, "no-such-case")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        e.store()
+            .entries(TENANT, "no-such-case")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Creating an existing case is a `Conflict`.
+pub async fn create_twice_conflicts<S: Store>(store: S) {
+    let (e, _) = engine(store).await;
+    let c = e.submit(domisili(2), None).await.unwrap();
+    let entries = e.store().entries(TENANT, &c.id).await.unwrap();
+    let t = alur_core::store::Transition {
+        tenant: TENANT.into(),
+        case: c.clone(),
+        expected_version: 0,
+        entries,
+        payloads: vec![],
+        outbox: vec![],
+        timers: vec![],
+        replace_timers: false,
+        idempotency: None,
+        fired_timer: None,
+    };
+    let err = e.store().commit(t).await.unwrap_err();
+    assert_eq!(err.kind, StoreErrorKind::Conflict);
+    assert_eq!(e.store().entries(TENANT, &c.id).await.unwrap().len(), 1);
+}
+
+/// A stale `expected_version` is a `Conflict` and writes nothing.
+pub async fn stale_version_conflicts_and_writes_nothing<S: Store>(store: S) {
+    let (e, _) = engine(store).await;
+    let c = e.submit(domisili(3), None).await.unwrap();
+    let c2 = e
+        .execute(&c.id, act(&c, "baloi-operator", "lengkap"), None)
+        .await
+        .unwrap();
+    // Acting on the version seen before the change is refused by the engine as a conflict.
+    let err = e
+        .execute(&c.id, act(&c, "baloi-operator", "lengkap"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), alur_core::ErrorKind::Conflict);
+    // And a raw commit with a stale expected version is refused by the store.
+    let mut stale = c2.clone();
+    stale.version += 1;
+    let t = alur_core::store::Transition {
+        tenant: TENANT.into(),
+        case: stale,
+        expected_version: c.version,
+        entries: vec![],
+        payloads: vec![],
+        outbox: vec![],
+        timers: vec![],
+        replace_timers: false,
+        idempotency: None,
+        fired_timer: None,
+    };
+    assert_eq!(
+        e.store().commit(t).await.unwrap_err().kind,
+        StoreErrorKind::Conflict
+    );
+    assert_eq!(e.store().case(TENANT, &c.id).await.unwrap().unwrap(), c2);
+    assert_eq!(e.store().entries(TENANT, &c.id).await.unwrap().len(), 2);
+}
+
+/// Idempotency: same key + same command returns the first result; another command is refused.
+pub async fn duplicate_idempotency_key_writes_nothing<S: Store>(store: S) {
+    let (e, _) = engine(store).await;
+    let first = e.submit(domisili(4), Some("k-1")).await.unwrap();
+    let again = e.submit(domisili(4), Some("k-1")).await.unwrap();
+    assert_eq!(first, again);
+    let err = e.submit(domisili(5), Some("k-1")).await.unwrap_err();
+    assert_eq!(err.kind(), alur_core::ErrorKind::IdempotencyMismatch);
+    let all = e.search(&SearchQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 1, "one effect only");
+    let rec = e.store().idempotency(TENANT, "k-1").await.unwrap().unwrap();
+    assert_eq!(rec.result, first);
+    assert!(
+        e.store()
+            .idempotency(TENANT, "k-2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Payloads are stored apart under the entry's digest; entries without one have none.
+pub async fn payloads_are_apart_and_optional<S: Store>(store: S) {
+    let (e, _) = engine(store).await;
+    let c = e.submit(domisili(6), None).await.unwrap();
+    let p = e.store().payload(TENANT, &c.id, 1).await.unwrap().unwrap();
+    assert_eq!(p.fields["nama"], "Pemohon Uji");
+    let entries = e.store().entries(TENANT, &c.id).await.unwrap();
+    assert!(entries[0].payload_digest.is_some());
+    let json = serde_json::to_string(&entries[0]).unwrap();
+    assert!(
+        !json.contains("Pemohon Uji"),
+        "personal data must not be in the hashed entry"
+    );
+    let claim = Command::Claim {
+        actor: Actor::Officer("baloi-operator".into()),
+    };
+    let c = e.execute(&c.id, claim, None).await.unwrap();
+    assert!(e.store().payload(TENANT, &c.id, 2).await.unwrap().is_none());
+}
+
+/// Inbox: only matching (role, unit) of open cases, oldest deadline first, limit respected.
+pub async fn inbox_filters_and_orders<S: Store>(store: S) {
+    let (e, clock) = engine(store).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        clock.advance(jiff::SignedDuration::from_mins(5));
+        ids.push(e.submit(domisili(10 + n), None).await.unwrap().id);
+    }
+    let op = e.inbox("baloi-operator", 10).await.unwrap();
+    assert_eq!(op.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), ids);
+    assert!(e.inbox("baloi-kasi", 10).await.unwrap().is_empty());
+    assert!(
+        e.inbox("tamanbaloi-operator", 10).await.unwrap().is_empty(),
+        "another kelurahan sees nothing"
+    );
+    assert_eq!(e.inbox("baloi-operator", 2).await.unwrap().len(), 2);
+    let c = e.case(&ids[0]).await.unwrap().unwrap();
+    e.execute(&c.id, act(&c, "baloi-operator", "lengkap"), None)
+        .await
+        .unwrap();
+    assert_eq!(e.inbox("baloi-kasi", 10).await.unwrap().len(), 1);
+    assert_eq!(e.inbox("baloi-operator", 10).await.unwrap().len(), 2);
+    let raw = e
+        .store()
+        .inbox(TENANT, &[("operator".into(), "21.71.10.1001".into())], 10)
+        .await
+        .unwrap();
+    assert_eq!(raw.len(), 2);
+}
+
+/// Search applies each filter.
+pub async fn search_filters<S: Store>(store: S) {
+    let (e, clock) = engine(store).await;
+    let a = e.submit(domisili(20), None).await.unwrap();
+    clock.advance(jiff::SignedDuration::from_hours(1));
+    let b = e.submit(domisili(21), None).await.unwrap();
+    let b = e
+        .execute(&b.id, act(&b, "baloi-operator", "tolak"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.status,
+        Status::Closed(alur_core::model::Outcome::Rejected)
+    );
+    let all = e.search(&SearchQuery::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+        vec![b.id.clone(), a.id.clone()]
+    );
+    let open = e
+        .search(&SearchQuery {
+            open_only: true,
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].id, a.id);
+    let batam = e
+        .search(&SearchQuery {
+            unit_prefix: Some("21.71".into()),
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(batam.len(), 2);
+    let bintan = e
+        .search(&SearchQuery {
+            unit_prefix: Some("21.01".into()),
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(bintan.is_empty());
+    let early = e
+        .search(&SearchQuery {
+            submitted_to: Some(ts("2026-03-17T02:30:00Z")),
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(early.len(), 1);
+    let svc = e
+        .search(&SearchQuery {
+            service: Some("batam-sktm".into()),
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(svc.is_empty());
+    let limited = e
+        .search(&SearchQuery {
+            limit: 1,
+            ..SearchQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 1);
+}
+
+/// Every refused command is recorded.
+pub async fn denials_are_recorded<S: Store>(store: S) {
+    let (e, _) = engine(store).await;
+    let c = e.submit(domisili(30), None).await.unwrap();
+    let err = e
+        .execute(&c.id, act(&c, "tamanbaloi-operator", "lengkap"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), alur_core::ErrorKind::Forbidden);
+    let d: Vec<Denial> = e.store().denials(TENANT).await.unwrap();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].actor, "tamanbaloi-operator");
+    assert_eq!(d[0].case_id.as_deref(), Some(c.id.as_str()));
+    assert_eq!(
+        e.case(&c.id).await.unwrap().unwrap(),
+        c,
+        "a refusal changes nothing"
+    );
+}
+
+/// Concurrent commits on one case: versions and audit sequences stay contiguous, no duplicates.
+pub async fn concurrent_commits_on_one_case<S: Store>(store: S) {
+    let (e, _) = engine(store).await;
+    let e = Arc::new(e);
+    let c = e.submit(domisili(40), None).await.unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let e = e.clone();
+        let id = c.id.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0u64;
+            for i in 0..10 {
+                let cmd = Command::Comment {
+                    actor: Actor::Officer("baloi-operator".into()),
+                    payload: Payload {
+                        text: Some(format!("catatan {t}-{i}")),
+                        ..Payload::default()
+                    },
+                };
+                if e.execute(&id, cmd, None).await.is_ok() {
+                    ok += 1;
+                }
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.unwrap();
+    }
+    let final_case = e.case(&c.id).await.unwrap().unwrap();
+    let entries = e.store().entries(TENANT, &c.id).await.unwrap();
+    assert_eq!(final_case.version, 1 + ok);
+    assert_eq!(entries.len() as u64, final_case.version);
+    alur_core::audit::verify_chain(&entries).unwrap();
+}
