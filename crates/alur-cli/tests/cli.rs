@@ -55,3 +55,80 @@ fn services_prints_escaped_html() {
     assert!(stdout.starts_with("<!doctype html>"));
     insta::assert_snapshot!(stdout);
 }
+
+#[test]
+fn calendar_due_prints_the_worked_examples() {
+    let (ok, out, err) = alur(&[
+        "calendar",
+        "due",
+        "--unit",
+        "21.71.10.1001",
+        "--from",
+        "2026-03-17T09:00:00+07:00",
+        "--sla",
+        "3 hari kerja",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("2026-03-26T16:00:00+07:00\ncalendar version: 1@"),
+        "{out}"
+    );
+    let (ok, out, _) = alur(&[
+        "calendar",
+        "due",
+        "--unit",
+        "21.71.10.1001",
+        "--from",
+        "2025-12-24T09:00:00+07:00",
+        "--sla",
+        "3 working days",
+    ]);
+    assert!(ok);
+    assert!(out.starts_with("2025-12-30T16:00:00+07:00"), "{out}");
+    // Jayapura computes in WIT: 09:00 WIB is 11:00 WIT; 90 working minutes span the lunch break.
+    let (ok, out, _) = alur(&[
+        "calendar",
+        "due",
+        "--unit",
+        "91.71",
+        "--from",
+        "2026-03-17T09:00:00+07:00",
+        "--sla",
+        "90 menit",
+    ]);
+    assert!(ok);
+    assert!(out.starts_with("2026-03-17T13:30:00+09:00"), "{out}");
+    let (ok, out, _) = alur(&[
+        "calendar",
+        "due",
+        "--unit",
+        "21.71",
+        "--from",
+        "2026-03-17T09:00:00+07:00",
+        "--sla",
+        "30 hari",
+        "--config",
+        "examples/config/kepri",
+    ]);
+    assert!(ok);
+    assert!(out.starts_with("2026-04-16T23:59:59+07:00"), "{out}");
+    let (ok, _, err) = alur(&[
+        "calendar",
+        "due",
+        "--unit",
+        "21.71",
+        "--from",
+        "2026-03-17",
+        "--sla",
+        "3 minggu",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("RFC 3339"), "{err}");
+}
+
+#[test]
+fn calendar_show_names_the_holidays() {
+    let (ok, out, err) = alur(&["calendar", "show", "2026", "--unit", "21.71"]);
+    assert!(ok, "{err}");
+    insta::assert_snapshot!(out);
+}

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::engine::{ActorRecord, Event, EventKind};
+use crate::engine::{ActorRecord, Due, Event, EventKind};
 
 /// Domain-separation prefix of the chain hash.
 const DOMAIN: &[u8] = b"alur.audit.v1\n";
@@ -37,6 +37,8 @@ pub struct AuditEntry {
     pub legal_basis: Option<String>,
     /// When (UTC).
     pub at: Timestamp,
+    /// Deadlines set by this entry, if it changed them.
+    pub due: Option<Due>,
     /// Hex keyed digest of the personal payload stored apart, if any.
     pub payload_digest: Option<String>,
     /// Hex hash of the previous entry (64 zeros for seq 1).
@@ -63,6 +65,7 @@ impl AuditEntry {
             actor: &'a ActorRecord,
             legal_basis: &'a Option<String>,
             at: &'a Timestamp,
+            due: &'a Option<Due>,
             payload_digest: &'a Option<String>,
             prev_hash: &'a str,
         }
@@ -77,6 +80,7 @@ impl AuditEntry {
             actor: &self.actor,
             legal_basis: &self.legal_basis,
             at: &self.at,
+            due: &self.due,
             payload_digest: &self.payload_digest,
             prev_hash: &self.prev_hash,
         })
@@ -98,6 +102,7 @@ impl AuditEntry {
             actor: self.actor.clone(),
             at: self.at,
             has_payload: self.payload_digest.is_some(),
+            due: self.due.clone(),
         }
     }
 }
@@ -176,6 +181,11 @@ mod tests {
             },
             legal_basis: None,
             at: "2026-03-17T02:00:00Z".parse().unwrap(),
+            due: Some(Due {
+                calendar: "1@0123456789abcdef".into(),
+                due_at: Some("2026-03-17T09:00:00Z".parse().unwrap()),
+                step_due_at: None,
+            }),
             payload_digest: Some("00".repeat(32)),
             prev_hash: GENESIS.into(),
             hash: String::new(),
@@ -292,6 +302,52 @@ pub fn describe(entry: &AuditEntry, config: &crate::model::Config) -> String {
         EventKind::Claimed => "mengambil berkas untuk diproses".to_owned(),
         EventKind::Assigned { to } => format!("menugaskan berkas kepada {}", officer_name(to)),
         EventKind::Withdrawn { .. } => "mencabut permohonan".to_owned(),
+        EventKind::Reminded { step: s, percent } => {
+            format!(
+                "pengingat: {percent}% batas waktu tahap \"{}\" telah berlalu",
+                step(s)
+            )
+        }
+        EventKind::StepBreached {
+            step: s,
+            escalated_to,
+        } => match escalated_to {
+            Some(to) => format!(
+                "batas waktu tahap \"{}\" terlampaui; dilaporkan kepada {to}",
+                step(s)
+            ),
+            None => format!("batas waktu tahap \"{}\" terlampaui", step(s)),
+        },
+        EventKind::Breached {
+            escalated_to,
+            reassigned_to,
+            ..
+        } => {
+            let mut w = "batas waktu layanan terlampaui".to_owned();
+            if let Some(to) = escalated_to {
+                w.push_str(&format!("; dilaporkan kepada {to}"));
+            }
+            if let Some(o) = reassigned_to {
+                w.push_str(&format!("; dialihkan kepada {}", officer_name(o)));
+            }
+            w
+        }
+        EventKind::DeemedApproved { legal_basis, .. } => {
+            format!(
+                "permohonan dianggap dikabulkan secara hukum (fiktif positif) berdasarkan {legal_basis}"
+            )
+        }
+        EventKind::DeadlineRecomputed => {
+            let due = entry
+                .due
+                .as_ref()
+                .and_then(|d| d.due_at)
+                .map_or_else(|| "-".to_owned(), |d| d.to_string());
+            format!(
+                "batas waktu dihitung ulang dengan kalender versi {}: {due}",
+                entry.calendar_version.as_deref().unwrap_or("-")
+            )
+        }
     };
     format!("#{} {local} · {who}: {what}", entry.seq)
 }

@@ -283,6 +283,7 @@ impl Ctx {
 struct RawMain {
     tenant: RawTenant,
     storage: Option<RawStorage>,
+    calendar: Option<alur_calendar::CalendarConfig>,
     #[serde(default)]
     unit: Vec<RawUnit>,
 }
@@ -303,6 +304,8 @@ struct RawStorage {
 struct RawUnit {
     code: String,
     services: Option<Vec<String>>,
+    time_zone: Option<String>,
+    hours: Option<alur_calendar::WorkingHours>,
     #[serde(default)]
     settings: BTreeMap<String, bool>,
 }
@@ -386,6 +389,16 @@ struct RawService {
     step: Vec<RawStep>,
     #[serde(default)]
     separation: Vec<RawSeparation>,
+    sla: Option<RawSla>,
+}
+
+#[derive(Deserialize)]
+struct RawSla {
+    reminders: Option<Vec<i64>>,
+    escalate_to: Option<String>,
+    on_breach: Option<String>,
+    reassign_to: Option<String>,
+    legal_basis: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -897,10 +910,39 @@ pub fn load_dir(dir: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
         }
     }
 
+    // Calendars: the tenant's, with unit overrides of time zone and hours.
+    let mut calendars = None;
+    if let Some((fid, m)) = &main {
+        let overrides: Vec<crate::calendars::UnitCalendar> = m
+            .unit
+            .iter()
+            .filter(|u| u.time_zone.is_some() || u.hours.is_some())
+            .map(|u| crate::calendars::UnitCalendar {
+                unit: u.code.clone(),
+                time_zone: u.time_zone.clone(),
+                hours: u.hours.clone(),
+            })
+            .collect();
+        let mut cal = m.calendar.clone().unwrap_or_default();
+        // Without an explicit zone, a tenant computes in its own region's zone (WIB, WITA or WIT).
+        if !ctx.files[*fid].spans.contains_key("calendar.time_zone") {
+            cal.time_zone = crate::region::default_time_zone(&m.tenant.region).to_owned();
+        }
+        match crate::calendars::Calendars::new(1, cal, overrides) {
+            Ok(c) => calendars = Some(c),
+            Err(e) => ctx.err(
+                *fid,
+                "calendar",
+                format!("{e}"),
+                "fix the [calendar] table or the unit's time_zone/hours; see docs/CONFIG.md",
+            ),
+        }
+    }
+
     if !ctx.diags.is_empty() {
         return Err(ConfigErrors(ctx.diags));
     }
-    let (Some((_, tenant)), Some((_, main))) = (tenant, main) else {
+    let (Some((_, tenant)), Some((_, main)), Some(calendars)) = (tenant, main, calendars) else {
         return Err(ConfigErrors(ctx.diags));
     };
     Ok(Config {
@@ -911,6 +953,7 @@ pub fn load_dir(dir: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
         mandates,
         units,
         services,
+        calendars,
     })
 }
 
@@ -1739,6 +1782,8 @@ fn build_service(
         separations.push(Separation { steps: idx });
     }
 
+    let (reminders, escalate_to, breach) = build_sla(ctx, fid, raw.sla.as_ref(), roles, runs_at);
+
     if ctx.diags.len() > before {
         return None;
     }
@@ -1799,10 +1844,140 @@ fn build_service(
         complaint_tiers: tiers,
         steps,
         separations,
+        reminders,
+        escalate_to,
+        breach,
         source: ctx.files[fid].name.clone(),
     };
     def.digest = definition_digest(&def);
     Some(def)
+}
+
+fn build_sla(
+    ctx: &mut Ctx,
+    fid: FileId,
+    raw: Option<&RawSla>,
+    roles: &BTreeMap<String, Role>,
+    runs_at: Option<UnitLevel>,
+) -> (Vec<u8>, Option<String>, BreachPolicy) {
+    let Some(raw) = raw else {
+        return (vec![50, 80], None, BreachPolicy::Mark);
+    };
+    let mut reminders = Vec::new();
+    for (i, r) in raw
+        .reminders
+        .clone()
+        .unwrap_or_else(|| vec![50, 80])
+        .into_iter()
+        .enumerate()
+    {
+        if (1..=99).contains(&r) {
+            reminders.push(r as u8);
+        } else {
+            ctx.err(
+                fid,
+                &format!("sla.reminders[{i}]"),
+                format!("reminder at {r}% of the SLA is out of range"),
+                "give percentages between 1 and 99, e.g. reminders = [50, 80]",
+            );
+        }
+    }
+    reminders.sort_unstable();
+    reminders.dedup();
+    let role_at = |ctx: &mut Ctx, key: &str, r: &str, parent: bool| {
+        match roles.get(r) {
+            None => ctx.err(
+                fid,
+                key,
+                format!("role `{r}` is not defined"),
+                "define it in roles.toml",
+            ),
+            Some(role) if parent => {
+                // The supervisor sits at a level above where the service runs.
+                if let Some(level) = runs_at
+                    && !role.levels.iter().any(|l| l.depth() < level.depth())
+                {
+                    ctx.err(fid, key, format!("role `{r}` does not exist above {level} level"), "name a supervisor role of the parent unit, e.g. camat for a kelurahan service");
+                }
+            }
+            Some(role) => {
+                if let Some(level) = runs_at
+                    && !role.levels.contains(&level)
+                {
+                    ctx.err(
+                        fid,
+                        key,
+                        format!("role `{r}` does not exist at {level} level"),
+                        "name a role of the unit that runs the service",
+                    );
+                }
+            }
+        }
+    };
+    if let Some(r) = &raw.escalate_to {
+        role_at(ctx, "sla.escalate_to", r, true);
+    }
+    let breach = match raw.on_breach.as_deref().unwrap_or("mark") {
+        "mark" => BreachPolicy::Mark,
+        "escalate" => {
+            if raw.escalate_to.is_none() {
+                ctx.err(
+                    fid,
+                    "sla.on_breach",
+                    "on_breach = \"escalate\" needs `escalate_to`",
+                    "add escalate_to = \"<supervisor role at the parent unit>\"",
+                );
+            }
+            BreachPolicy::Escalate
+        }
+        "reassign" => match &raw.reassign_to {
+            Some(r) => {
+                role_at(ctx, "sla.reassign_to", r, false);
+                BreachPolicy::Reassign { role: r.clone() }
+            }
+            None => {
+                ctx.err(
+                    fid,
+                    "sla.on_breach",
+                    "on_breach = \"reassign\" needs `reassign_to`",
+                    "add reassign_to = \"<role at the same unit>\"",
+                );
+                BreachPolicy::Mark
+            }
+        },
+        "deemed_approval" => match &raw.legal_basis {
+            Some(l) if !l.trim().is_empty() => BreachPolicy::DeemedApproval {
+                legal_basis: l.clone(),
+            },
+            _ => {
+                ctx.err(
+                    fid,
+                    "sla.legal_basis",
+                    "a deemed approval must record its legal basis",
+                    "e.g. legal_basis = \"UU 30/2014 Pasal 53 sebagaimana diubah UU 6/2023\"",
+                );
+                BreachPolicy::Mark
+            }
+        },
+        other => {
+            ctx.err(
+                fid,
+                "sla.on_breach",
+                format!("unknown breach policy `{other}`"),
+                "use mark, escalate, reassign or deemed_approval",
+            );
+            BreachPolicy::Mark
+        }
+    };
+    if raw.legal_basis.is_some() && !matches!(breach, BreachPolicy::DeemedApproval { .. }) {
+        ctx.err(
+            fid,
+            "sla.legal_basis",
+            "`legal_basis` applies only to on_breach = \"deemed_approval\"",
+            "remove it or change the policy",
+        );
+    }
+    (reminders, raw.escalate_to.clone(), breach)
 }
 
 /// Hex SHA-256 over the definition's content (not its version, digest or source path).

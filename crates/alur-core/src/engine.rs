@@ -103,8 +103,20 @@ pub struct Case {
     pub updated_at: Timestamp,
     /// Time the service clock started (`None` until the definition's start point).
     pub clock_started_at: Option<Timestamp>,
-    /// Expected completion time, when a calendar has computed it.
+    /// Expected completion time (the service deadline), once the clock has started.
     pub due_at: Option<Timestamp>,
+    /// Deadline of the current step, when it has an SLA and the clock runs.
+    pub step_due_at: Option<Timestamp>,
+    /// Since when the clock is paused (the case waits for the applicant).
+    pub paused_since: Option<Timestamp>,
+    /// Closed pause intervals (start, end); deadlines move by their working time.
+    pub pauses: Vec<(Timestamp, Timestamp)>,
+    /// Calendar version that computed the deadlines.
+    pub calendar_version: Option<String>,
+    /// The service deadline passed while the case was open.
+    pub breached: bool,
+    /// Completed by deemed approval (fiktif positif).
+    pub deemed_approved: bool,
     /// Count of returns to the applicant (rework).
     pub returns: u32,
 }
@@ -218,6 +230,13 @@ pub enum Command {
         /// Reason in `payload.reason` (optional).
         payload: Payload,
     },
+    /// A timer fires (system only): `reminder:<step>:<percent>`, `step-breach:<step>` or `breach`.
+    Fire {
+        /// Timer kind.
+        kind: String,
+    },
+    /// Recompute deadlines with the current calendar (system only, after an amendment).
+    Recompute,
 }
 
 impl Command {
@@ -230,6 +249,7 @@ impl Command {
             | Self::Claim { actor }
             | Self::Assign { actor, .. }
             | Self::Withdraw { actor, .. } => actor.clone(),
+            Self::Fire { .. } | Self::Recompute => Actor::System,
         }
     }
 
@@ -240,7 +260,7 @@ impl Command {
             | Self::Act { payload, .. }
             | Self::Comment { payload, .. }
             | Self::Withdraw { payload, .. } => Some(payload),
-            Self::Claim { .. } | Self::Assign { .. } => None,
+            Self::Claim { .. } | Self::Assign { .. } | Self::Fire { .. } | Self::Recompute => None,
         }
     }
 }
@@ -320,6 +340,49 @@ pub enum EventKind {
         /// Step it was in.
         from: String,
     },
+    /// A reminder went to the officers holding the step.
+    Reminded {
+        /// Step.
+        step: String,
+        /// Percentage of the step SLA elapsed.
+        percent: u8,
+    },
+    /// The step's SLA passed.
+    StepBreached {
+        /// Step.
+        step: String,
+        /// Supervisor notified (`role@unit`).
+        escalated_to: Option<String>,
+    },
+    /// The service deadline passed.
+    Breached {
+        /// Step the case was in.
+        step: String,
+        /// Supervisor notified (`role@unit`).
+        escalated_to: Option<String>,
+        /// Officer the case was reassigned to.
+        reassigned_to: Option<String>,
+    },
+    /// Deemed approval (fiktif positif): completed by the system at the deadline.
+    DeemedApproved {
+        /// Step the case was in.
+        from: String,
+        /// Legal basis recorded with the decision.
+        legal_basis: String,
+    },
+    /// Deadlines recomputed after a calendar amendment.
+    DeadlineRecomputed,
+}
+
+/// Deadlines computed with an event (recorded so replay needs no calendar).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Due {
+    /// Calendar version (`number@digest`).
+    pub calendar: String,
+    /// Service deadline.
+    pub due_at: Option<Timestamp>,
+    /// Current step's deadline.
+    pub step_due_at: Option<Timestamp>,
 }
 
 /// An event with who and when.
@@ -333,6 +396,8 @@ pub struct Event {
     pub at: Timestamp,
     /// Whether a personal payload was stored with it.
     pub has_payload: bool,
+    /// Deadlines set by this event, if it changed them.
+    pub due: Option<Due>,
 }
 
 /// Why a command was refused.
@@ -378,8 +443,8 @@ pub struct Context<'a> {
     pub regions: &'a RegionIndex,
     /// Officer id → person pseudonym, for "nobody acts on their own case".
     pub officer_persons: &'a BTreeMap<String, PersonRef>,
-    /// UTC offset of the case's unit (local dates decide mandate validity).
-    pub tz: &'a jiff::tz::TimeZone,
+    /// Working calendars (deadlines; local dates decide mandate validity).
+    pub calendars: &'a crate::calendars::Calendars,
 }
 
 /// How an officer is entitled to act.
@@ -420,7 +485,12 @@ pub fn entitlement(
             mandate: None,
         });
     }
-    let today = ctx.tz.to_datetime(now).date();
+    let today = ctx
+        .calendars
+        .for_unit(unit)
+        .time_zone()
+        .to_datetime(now)
+        .date();
     ctx.config
         .mandates
         .iter()
@@ -652,6 +722,7 @@ pub fn decide(
                 }
             }
             let (first, skipped) = resolve_step(def, ctx.config, unit, 0)?;
+            let due = schedule(ctx, def, None, unit, now, &def.steps[first].id, &skipped);
             Ok(vec![Event {
                 kind: EventKind::Submitted {
                     service: def.id.clone(),
@@ -666,6 +737,7 @@ pub fn decide(
                 actor: applicant_record(applicant),
                 at: now,
                 has_payload,
+                due,
             }])
         }
         (Command::Submit { .. }, Some(_)) => Err(refuse(
@@ -712,6 +784,7 @@ fn decide_open(
             actor,
             at: now,
             has_payload,
+            due: None,
         }])
     };
     match command {
@@ -853,8 +926,14 @@ fn decide_open(
                     }
                 }
             };
-            event(
-                EventKind::Acted {
+            let due = match (&to, vote_only) {
+                (Some(next), false) => {
+                    schedule(ctx, def, Some(case), &case.unit, now, next, &skipped)
+                }
+                _ => None,
+            };
+            Ok(vec![Event {
+                kind: EventKind::Acted {
                     action: a.id.clone(),
                     from: step.id.clone(),
                     to,
@@ -864,8 +943,11 @@ fn decide_open(
                     filled: payload.fields.keys().cloned().collect(),
                     skipped,
                 },
-                record,
-            )
+                actor: record,
+                at: now,
+                has_payload,
+                due,
+            }])
         }
         Command::Comment { actor, payload } => {
             if payload.text.as_deref().is_none_or(|t| t.trim().is_empty()) {
@@ -935,6 +1017,200 @@ fn decide_open(
             RefusalKind::Conflict,
             "a case with this id already exists",
         )),
+        Command::Fire { kind } => fire(ctx, def, case, step, kind, now),
+        Command::Recompute => {
+            let due = recompute(ctx, def, case, now);
+            if case.calendar_version.as_deref() == Some(due.calendar.as_str())
+                && case.due_at == due.due_at
+                && case.step_due_at == due.step_due_at
+            {
+                return Err(refuse(
+                    RefusalKind::InvalidTransition,
+                    "deadlines are already current",
+                ));
+            }
+            Ok(vec![Event {
+                kind: EventKind::DeadlineRecomputed,
+                actor: system_record(),
+                at: now,
+                has_payload: false,
+                due: Some(due),
+            }])
+        }
+    }
+}
+
+fn system_record() -> ActorRecord {
+    ActorRecord {
+        kind: "system".into(),
+        ..ActorRecord::default()
+    }
+}
+
+/// The service deadline for a clock started at `start` with `pauses` (working time excluded).
+fn service_due(
+    cal: &alur_calendar::WorkingCalendar,
+    def: &ServiceDefinition,
+    start: Timestamp,
+    pauses: &[(Timestamp, Timestamp)],
+) -> Option<Timestamp> {
+    let mut due = cal.due(start, def.completion_time).ok()?;
+    for (a, b) in pauses {
+        let paused = cal.working_time_between(*a, *b).ok()?;
+        due = cal.add_working_time(due, paused).ok()?;
+    }
+    Some(due)
+}
+
+/// Deadlines after entering `next` (None when nothing changes).
+fn schedule(
+    ctx: &Context<'_>,
+    def: &ServiceDefinition,
+    case: Option<&Case>,
+    unit: &str,
+    now: Timestamp,
+    next: &str,
+    skipped: &[String],
+) -> Option<Due> {
+    let cal = ctx.calendars.for_unit(unit);
+    let step = def.steps.iter().find(|s| s.id == next)?;
+    let clock_step = match def.clock_starts {
+        ClockStart::Submitted => None,
+        ClockStart::Step(i) => Some(def.steps[i].id.as_str()),
+    };
+    let started_at = case.and_then(|c| c.clock_started_at);
+    let starts_now = started_at.is_none()
+        && match clock_step {
+            None => case.is_none(),
+            Some(s) => s == next || skipped.iter().any(|x| x == s),
+        };
+    let mut pauses: Vec<(Timestamp, Timestamp)> =
+        case.map(|c| c.pauses.clone()).unwrap_or_default();
+    if let Some(p) = case.and_then(|c| c.paused_since) {
+        pauses.push((p, now));
+    }
+    let due_at = if starts_now {
+        service_due(cal, def, now, &[])
+    } else {
+        started_at.and_then(|s| service_due(cal, def, s, &pauses))
+    };
+    let step_due_at = if step.pauses_clock {
+        None
+    } else {
+        step.sla.and_then(|sla| cal.due(now, sla).ok())
+    };
+    Some(Due {
+        calendar: cal.version().to_string(),
+        due_at,
+        step_due_at,
+    })
+}
+
+/// Deadlines of an open case recomputed from scratch with the current calendar.
+fn recompute(ctx: &Context<'_>, def: &ServiceDefinition, case: &Case, now: Timestamp) -> Due {
+    let cal = ctx.calendars.for_unit(&case.unit);
+    let mut pauses = case.pauses.clone();
+    if let Some(p) = case.paused_since {
+        pauses.push((p, now));
+    }
+    let due_at = case
+        .clock_started_at
+        .and_then(|s| service_due(cal, def, s, &pauses));
+    let step = case
+        .step()
+        .and_then(|s| def.steps.iter().find(|x| x.id == s));
+    let step_due_at = match step {
+        Some(st) if !st.pauses_clock => st
+            .sla
+            .and_then(|sla| cal.due(case.step_entered_at, sla).ok()),
+        _ => None,
+    };
+    Due {
+        calendar: cal.version().to_string(),
+        due_at,
+        step_due_at,
+    }
+}
+
+/// A timer firing: reminders, step breaches, the service breach and its policy.
+fn fire(
+    ctx: &Context<'_>,
+    def: &ServiceDefinition,
+    case: &Case,
+    step: &Step,
+    kind: &str,
+    now: Timestamp,
+) -> Result<Vec<Event>, Refusal> {
+    let ev = |kind| {
+        Ok(vec![Event {
+            kind,
+            actor: system_record(),
+            at: now,
+            has_payload: false,
+            due: None,
+        }])
+    };
+    let stale = || {
+        refuse(
+            RefusalKind::InvalidTransition,
+            format!("timer `{kind}` no longer applies"),
+        )
+    };
+    let parent_supervisor = || {
+        let role = def.escalate_to.as_ref()?;
+        let unit = step_unit(ctx.regions, &case.unit, step)?;
+        let parent = ctx.regions.get(&unit)?.parent.clone()?;
+        Some(format!("{role}@{parent}"))
+    };
+    let mut parts = kind.split(':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("reminder"), Some(s), Some(pct)) if s == step.id && !step.pauses_clock => {
+            let percent = pct.parse::<u8>().map_err(|_| stale())?;
+            ev(EventKind::Reminded {
+                step: step.id.clone(),
+                percent,
+            })
+        }
+        (Some("step-breach"), Some(s), None) if s == step.id && !step.pauses_clock => {
+            ev(EventKind::StepBreached {
+                step: step.id.clone(),
+                escalated_to: parent_supervisor(),
+            })
+        }
+        (Some("breach"), None, None) if !step.pauses_clock && !case.breached => match &def.breach {
+            BreachPolicy::DeemedApproval { legal_basis } => ev(EventKind::DeemedApproved {
+                from: step.id.clone(),
+                legal_basis: legal_basis.clone(),
+            }),
+            BreachPolicy::Reassign { role } => {
+                let unit = step_unit(ctx.regions, &case.unit, step).unwrap_or_default();
+                let to = ctx
+                    .config
+                    .officers
+                    .values()
+                    .find(|o| {
+                        Some(&o.id) != case.assignee.as_ref()
+                            && entitlement(ctx, &o.id, role, &unit, now).is_some()
+                    })
+                    .map(|o| o.id.clone());
+                ev(EventKind::Breached {
+                    step: step.id.clone(),
+                    escalated_to: parent_supervisor(),
+                    reassigned_to: to,
+                })
+            }
+            BreachPolicy::Escalate => ev(EventKind::Breached {
+                step: step.id.clone(),
+                escalated_to: parent_supervisor(),
+                reassigned_to: None,
+            }),
+            BreachPolicy::Mark => ev(EventKind::Breached {
+                step: step.id.clone(),
+                escalated_to: None,
+                reassigned_to: None,
+            }),
+        },
+        _ => Err(stale()),
     }
 }
 
@@ -1026,11 +1302,16 @@ pub fn apply(
             },
             None,
         ) => {
+            let skipped = match &event.kind {
+                EventKind::Submitted { skipped, .. } => skipped.as_slice(),
+                _ => &[],
+            };
             let started = match clock_start_step {
                 None => Some(event.at),
-                Some(s) if s == to => Some(event.at),
+                Some(s) if s == to || skipped.iter().any(|x| x == s) => Some(event.at),
                 Some(_) => None,
             };
+            let pauses_now = def.steps.iter().any(|s| &s.id == to && s.pauses_clock);
             Ok(Case {
                 id: case_id.to_owned(),
                 tenant: tenant.to_owned(),
@@ -1051,7 +1332,13 @@ pub fn apply(
                 step_entered_at: event.at,
                 updated_at: event.at,
                 clock_started_at: started,
-                due_at: None,
+                due_at: event.due.as_ref().and_then(|d| d.due_at),
+                step_due_at: event.due.as_ref().and_then(|d| d.step_due_at),
+                paused_since: pauses_now.then_some(event.at),
+                pauses: Vec::new(),
+                calendar_version: event.due.as_ref().map(|d| d.calendar.clone()),
+                breached: false,
+                deemed_approved: false,
                 returns: 0,
             })
         }
@@ -1071,7 +1358,7 @@ pub fn apply(
                     vote_only,
                     checked,
                     filled,
-                    ..
+                    skipped,
                 } => {
                     case.checked.extend(checked.iter().cloned());
                     case.filled.extend(filled.iter().cloned());
@@ -1102,9 +1389,21 @@ pub fn apply(
                                     case.returns += 1;
                                 }
                                 if case.clock_started_at.is_none()
-                                    && clock_start_step == Some(to.as_str())
+                                    && clock_start_step.is_some_and(|c| {
+                                        c == to.as_str() || skipped.iter().any(|x| x == c)
+                                    })
                                 {
                                     case.clock_started_at = Some(event.at);
+                                }
+                                let pauses_now =
+                                    def.steps.iter().any(|s| &s.id == to && s.pauses_clock);
+                                match (case.paused_since, pauses_now) {
+                                    (Some(p), false) => {
+                                        case.pauses.push((p, event.at));
+                                        case.paused_since = None;
+                                    }
+                                    (None, true) => case.paused_since = Some(event.at),
+                                    _ => {}
                                 }
                                 case.status = Status::Open(to.clone());
                                 case.pending = pending_for(def, regions, &case.unit, to, &[]);
@@ -1112,6 +1411,10 @@ pub fn apply(
                             (None, Some(o)) => {
                                 case.status = Status::Closed(*o);
                                 case.pending = None;
+                                case.step_due_at = None;
+                                if let Some(p) = case.paused_since.take() {
+                                    case.pauses.push((p, event.at));
+                                }
                             }
                             (None, None) => {
                                 return Err(refuse(
@@ -1130,8 +1433,35 @@ pub fn apply(
                     case.pending = None;
                     case.assignee = None;
                     case.votes.clear();
+                    case.step_due_at = None;
+                    if let Some(p) = case.paused_since.take() {
+                        case.pauses.push((p, event.at));
+                    }
+                }
+                EventKind::Reminded { .. }
+                | EventKind::StepBreached { .. }
+                | EventKind::DeadlineRecomputed => {}
+                EventKind::Breached { reassigned_to, .. } => {
+                    case.breached = true;
+                    if let Some(o) = reassigned_to {
+                        case.assignee = Some(o.clone());
+                    }
+                }
+                EventKind::DeemedApproved { .. } => {
+                    case.breached = true;
+                    case.deemed_approved = true;
+                    case.status = Status::Closed(Outcome::Completed);
+                    case.pending = None;
+                    case.assignee = None;
+                    case.votes.clear();
+                    case.step_due_at = None;
                 }
                 EventKind::Submitted { .. } => unreachable_submitted()?,
+            }
+            if let Some(due) = &event.due {
+                case.due_at = due.due_at;
+                case.step_due_at = due.step_due_at;
+                case.calendar_version = Some(due.calendar.clone());
             }
             Ok(case)
         }

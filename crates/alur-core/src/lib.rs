@@ -13,6 +13,7 @@
 //! ```
 
 pub mod audit;
+pub mod calendars;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod pseudonym;
 pub mod publish;
 pub mod region;
 pub mod runtime;
+pub mod scheduler;
 pub mod store;
 
 pub use config::{ConfigErrors, Diagnostic, load_dir};
@@ -31,4 +33,5 @@ pub use memory::MemoryStore;
 pub use model::{Config, ServiceDefinition};
 pub use pseudonym::{Nik, PersonRef, Pseudonymizer};
 pub use runtime::{Clock, Engine, ManualClock, Submission, SystemClock};
+pub use scheduler::Scheduler;
 pub use store::Store;

@@ -409,8 +409,34 @@ pub struct ServiceDefinition {
     pub steps: Vec<Step>,
     /// Separation-of-duties rules (besides the built-in "not on your own case").
     pub separations: Vec<Separation>,
+    /// Reminders at these percentages of each step's SLA.
+    pub reminders: Vec<u8>,
+    /// Supervisor role at the parent unit, notified when a deadline is breached.
+    pub escalate_to: Option<String>,
+    /// What happens when the service deadline passes.
+    pub breach: BreachPolicy,
     /// Source file, for messages.
     pub source: String,
+}
+
+/// What happens when a case's service deadline passes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "policy")]
+pub enum BreachPolicy {
+    /// Mark the case as breached (always done) and nothing else.
+    Mark,
+    /// Also notify the supervisor role at the parent unit.
+    Escalate,
+    /// Also give the case to an officer holding this role at the step's unit.
+    Reassign {
+        /// Role at the same unit.
+        role: String,
+    },
+    /// Deemed approval (fiktif positif): the system completes the case and records the legal basis.
+    DeemedApproval {
+        /// Legal basis recorded with the decision.
+        legal_basis: String,
+    },
 }
 
 impl ServiceDefinition {
@@ -469,6 +495,8 @@ pub struct Config {
     pub units: BTreeMap<String, UnitConfig>,
     /// Service definitions by id (the version loaded from the files).
     pub services: BTreeMap<String, Arc<ServiceDefinition>>,
+    /// Working calendars (`[calendar]` and unit overrides).
+    pub calendars: crate::calendars::Calendars,
 }
 
 impl Config {

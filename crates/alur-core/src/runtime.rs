@@ -1,5 +1,5 @@
 //! The engine runtime: loads definitions into a store, runs commands through [`crate::engine::decide`],
-//! and commits each transition (case, audit entries, payloads, outbox, idempotency) atomically.
+//! and commits each transition (case, audit entries, payloads, outbox, timers, idempotency) atomically.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -8,9 +8,10 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditEntry, GENESIS};
+use crate::calendars::Calendars;
 use crate::engine::{self, Actor, Case, Command, Context, Event, EventKind, Payload};
 use crate::error::{Error, ErrorKind};
-use crate::model::{Config, ServiceDefinition};
+use crate::model::{Config, Outcome, ServiceDefinition, StepKind};
 use crate::pseudonym::{PersonRef, Pseudonymizer};
 use crate::region::RegionIndex;
 use crate::store::*;
@@ -84,6 +85,15 @@ pub struct Submission {
     pub payload: Payload,
 }
 
+/// Result of recomputing deadlines after a calendar amendment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecomputeReport {
+    /// Open cases looked at.
+    pub open: usize,
+    /// Cases whose deadlines changed (each recorded in its audit chain).
+    pub changed: usize,
+}
+
 /// The engine runtime over a store.
 pub struct Engine<S: Store> {
     config: Arc<Config>,
@@ -92,7 +102,7 @@ pub struct Engine<S: Store> {
     pseudonymizer: Pseudonymizer,
     officer_persons: BTreeMap<String, PersonRef>,
     regions: &'static RegionIndex,
-    tz: jiff::tz::TimeZone,
+    calendars: RwLock<Arc<Calendars>>,
     definitions: RwLock<HashMap<(String, u32), Arc<ServiceDefinition>>>,
     current: HashMap<String, Arc<ServiceDefinition>>,
     next_id: std::sync::atomic::AtomicU64,
@@ -111,8 +121,6 @@ impl<S: Store> Engine<S> {
         pseudonymizer: Pseudonymizer,
     ) -> Result<Self, Error> {
         let regions = RegionIndex::embedded()
-            .map_err(|e| Error::new(ErrorKind::InvalidConfig, e.to_string()))?;
-        let tz = jiff::tz::TimeZone::get("Asia/Jakarta")
             .map_err(|e| Error::new(ErrorKind::InvalidConfig, e.to_string()))?;
         let mut current = HashMap::new();
         let mut definitions = HashMap::new();
@@ -134,6 +142,7 @@ impl<S: Store> Engine<S> {
             })
             .collect();
         let id_prefix = format!("{:x}", clock.now().as_millisecond());
+        let calendars = RwLock::new(Arc::new(config.calendars.clone()));
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -141,7 +150,7 @@ impl<S: Store> Engine<S> {
             pseudonymizer,
             officer_persons,
             regions,
-            tz,
+            calendars,
             definitions: RwLock::new(definitions),
             current,
             next_id: std::sync::atomic::AtomicU64::new(1),
@@ -164,6 +173,11 @@ impl<S: Store> Engine<S> {
         &self.store
     }
 
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// The pseudonymizer (to turn an applicant's NIK into a [`PersonRef`]).
     pub fn pseudonymizer(&self) -> &Pseudonymizer {
         &self.pseudonymizer
@@ -172,6 +186,14 @@ impl<S: Store> Engine<S> {
     /// The current definition of a service.
     pub fn service(&self, id: &str) -> Option<&Arc<ServiceDefinition>> {
         self.current.get(id)
+    }
+
+    /// The calendars in force.
+    pub fn calendars(&self) -> Arc<Calendars> {
+        match self.calendars.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     async fn definition(&self, id: &str, version: u32) -> Result<Arc<ServiceDefinition>, Error> {
@@ -197,12 +219,12 @@ impl<S: Store> Engine<S> {
         Ok(d)
     }
 
-    fn context(&self) -> Context<'_> {
+    fn context<'a>(&'a self, calendars: &'a Calendars) -> Context<'a> {
         Context {
             config: &self.config,
             regions: self.regions,
             officer_persons: &self.officer_persons,
-            tz: &self.tz,
+            calendars,
         }
     }
 
@@ -228,7 +250,7 @@ impl<S: Store> Engine<S> {
             conditions: s.conditions,
             payload: s.payload,
         };
-        self.run(&case_id, cmd, idempotency_key).await
+        self.run(&case_id, cmd, idempotency_key, None).await
     }
 
     /// Run a command against a case. With an idempotency key, a repeat of the same command
@@ -239,13 +261,71 @@ impl<S: Store> Engine<S> {
         command: Command,
         idempotency_key: Option<&str>,
     ) -> Result<Case, Error> {
-        if matches!(command, Command::Submit { .. }) {
-            return Err(Error::new(
+        match command {
+            Command::Submit { .. } => Err(Error::new(
                 ErrorKind::InvalidInput,
                 "use Engine::submit for submissions",
-            ));
+            )),
+            Command::Fire { .. } | Command::Recompute => Err(Error::new(
+                ErrorKind::Forbidden,
+                "timer and recompute commands are issued by the engine itself",
+            )),
+            command => self.run(case_id, command, idempotency_key, None).await,
         }
-        self.run(case_id, command, idempotency_key).await
+    }
+
+    /// Fire a claimed timer: one transition that consumes the timer (at most once).
+    pub async fn fire(&self, timer: &Timer) -> Result<Case, Error> {
+        let cmd = Command::Fire {
+            kind: timer.kind.clone(),
+        };
+        self.run(&timer.case_id, cmd, None, Some(&timer.id)).await
+    }
+
+    /// Put amended calendars in force and recompute the deadlines of every open case; each change
+    /// is recorded in the case's audit chain with the new calendar version.
+    pub async fn amend_calendars(&self, calendars: Calendars) -> Result<RecomputeReport, Error> {
+        match self.calendars.write() {
+            Ok(mut g) => *g = Arc::new(calendars),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(calendars),
+        }
+        let mut report = RecomputeReport::default();
+        let mut cursor: Option<Timestamp> = None;
+        let mut seen = BTreeSet::new();
+        loop {
+            let q = SearchQuery {
+                open_only: true,
+                submitted_to: cursor.map(|c| {
+                    c.checked_add(jiff::SignedDuration::from_nanos(1))
+                        .unwrap_or(c)
+                }),
+                limit: 500,
+                ..SearchQuery::default()
+            };
+            let page = self.store.search(&self.config.tenant.id, &q).await?;
+            if page.is_empty() {
+                break;
+            }
+            let last = page.last().map(|c| c.submitted_at);
+            let mut progressed = false;
+            for c in page {
+                if !seen.insert(c.id.clone()) {
+                    continue;
+                }
+                progressed = true;
+                report.open += 1;
+                match self.run(&c.id, Command::Recompute, None, None).await {
+                    Ok(_) => report.changed += 1,
+                    Err(e) if e.kind() == ErrorKind::InvalidTransition => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if !progressed {
+                break;
+            }
+            cursor = last;
+        }
+        Ok(report)
     }
 
     fn command_digest(command: &Command) -> String {
@@ -273,6 +353,7 @@ impl<S: Store> Engine<S> {
         case_id: &str,
         command: Command,
         idempotency_key: Option<&str>,
+        fired_timer: Option<&str>,
     ) -> Result<Case, Error> {
         let tenant = self.config.tenant.id.clone();
         let digest = Self::command_digest(&command);
@@ -281,7 +362,9 @@ impl<S: Store> Engine<S> {
         {
             return Ok(first);
         }
-        let retryable = !matches!(command, Command::Act { .. } | Command::Submit { .. });
+        let system = matches!(command, Command::Fire { .. } | Command::Recompute);
+        let retryable = !matches!(command, Command::Act { .. } | Command::Submit { .. })
+            && fired_timer.is_none();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -300,17 +383,27 @@ impl<S: Store> Engine<S> {
                 }
             };
             let now = self.clock.now();
-            let events = match engine::decide(&self.context(), &def, case.as_ref(), &command, now) {
+            let calendars = self.calendars();
+            let events = match engine::decide(
+                &self.context(&calendars),
+                &def,
+                case.as_ref(),
+                &command,
+                now,
+            ) {
                 Ok(ev) => ev,
                 Err(refusal) => {
-                    self.deny(Some(case_id), &command, &refusal.message).await;
+                    if !system {
+                        self.deny(Some(case_id), &command, &refusal.message).await;
+                    }
                     return Err(refusal.into());
                 }
             };
             let expected = case.as_ref().map_or(0, |c| c.version);
-            let t = self
+            let mut t = self
                 .transition(
                     &def,
+                    &calendars,
                     case,
                     case_id,
                     &events,
@@ -319,15 +412,10 @@ impl<S: Store> Engine<S> {
                     &digest,
                 )
                 .await?;
+            t.fired_timer = fired_timer.map(str::to_owned);
+            t.expected_version = expected;
             let result = t.case.clone();
-            match self
-                .store
-                .commit(Transition {
-                    expected_version: expected,
-                    ..t
-                })
-                .await
-            {
+            match self.store.commit(t).await {
                 Ok(()) => return Ok(result),
                 Err(e) if e.kind == StoreErrorKind::DuplicateKey => {
                     // A concurrent duplicate committed first: return its result.
@@ -372,6 +460,8 @@ impl<S: Store> Engine<S> {
             Command::Claim { .. } => "claim",
             Command::Assign { .. } => "assign",
             Command::Withdraw { .. } => "withdraw",
+            Command::Fire { .. } => "fire",
+            Command::Recompute => "recompute",
         };
         // Recording a denial must not turn the refusal into a different error.
         let _ = self
@@ -391,7 +481,8 @@ impl<S: Store> Engine<S> {
     async fn transition(
         &self,
         def: &ServiceDefinition,
-        mut case: Option<Case>,
+        calendars: &Calendars,
+        case: Option<Case>,
         case_id: &str,
         events: &[Event],
         payload: Option<&Payload>,
@@ -414,6 +505,8 @@ impl<S: Store> Engine<S> {
                 })?,
             None => GENESIS.to_owned(),
         };
+        let before = case.clone();
+        let mut case = case;
         let mut entries = Vec::with_capacity(events.len());
         let mut payloads = Vec::new();
         let mut outbox = Vec::new();
@@ -433,31 +526,36 @@ impl<S: Store> Engine<S> {
                 }
                 _ => None,
             };
+            let legal_basis = match &ev.kind {
+                EventKind::DeemedApproved { legal_basis, .. } => Some(legal_basis.clone()),
+                _ => None,
+            };
             let mut entry = AuditEntry {
                 tenant: tenant.clone(),
                 case_id: case_id.to_owned(),
                 seq: next.version,
                 service: def.id.clone(),
                 definition_version: def.version,
-                calendar_version: None,
+                calendar_version: ev.due.as_ref().map(|d| d.calendar.clone()),
                 event: ev.kind.clone(),
                 actor: ev.actor.clone(),
-                legal_basis: None,
+                legal_basis,
                 at: ev.at,
+                due: ev.due.clone(),
                 payload_digest,
                 prev_hash: prev,
                 hash: String::new(),
             };
             entry.hash = entry.compute_hash();
             prev = entry.hash.clone();
-            if let Some(template) = notification_template(def, &ev.kind) {
+            for (template, recipient) in notifications(def, &next, &ev.kind) {
                 outbox.push(OutboxMessage {
-                    id: format!("{case_id}:{}:applicant", next.version),
+                    id: format!("{case_id}:{}:{recipient}", next.version),
                     tenant: tenant.clone(),
                     case_id: case_id.to_owned(),
                     seq: next.version,
                     template: template.into(),
-                    recipient: "applicant".into(),
+                    recipient,
                     created_at: ev.at,
                 });
             }
@@ -470,6 +568,19 @@ impl<S: Store> Engine<S> {
                 "the command produced no event",
             )
         })?;
+        // Timers follow the deadlines: replaced whenever the step, the clock or a deadline changes.
+        let moved = before.as_ref().is_none_or(|b| {
+            b.status != case.status
+                || b.step_entered_at != case.step_entered_at
+                || b.due_at != case.due_at
+                || b.step_due_at != case.step_due_at
+                || b.paused_since != case.paused_since
+        });
+        let timers = if moved {
+            timers_for(def, &case, calendars.for_unit(&case.unit))
+        } else {
+            Vec::new()
+        };
         let idempotency = idempotency_key.map(|k| IdempotencyRecord {
             key: k.to_owned(),
             command_digest: digest.to_owned(),
@@ -482,8 +593,8 @@ impl<S: Store> Engine<S> {
             entries,
             payloads,
             outbox,
-            timers: Vec::new(),
-            replace_timers: false,
+            timers,
+            replace_timers: moved,
             idempotency,
             fired_timer: None,
         })
@@ -513,12 +624,17 @@ impl<S: Store> Engine<S> {
     /// The (role, unit) posts an officer holds now, directly or by a mandate valid today.
     pub fn posts_now(&self, officer: &str) -> Vec<(String, String)> {
         let now = self.clock.now();
-        let today = self.tz.to_datetime(now).date();
+        let calendars = self.calendars();
         let mut posts: Vec<(String, String)> = Vec::new();
         if let Some(o) = self.config.officers.get(officer) {
             posts.extend(o.posts.iter().map(|p| (p.role.clone(), p.unit.clone())));
         }
         for m in &self.config.mandates {
+            let today = calendars
+                .for_unit(&m.unit)
+                .time_zone()
+                .to_datetime(now)
+                .date();
             if m.holder == officer && m.from <= today && today <= m.until {
                 posts.push((m.role.clone(), m.unit.clone()));
             }
@@ -571,7 +687,8 @@ impl<S: Store> Engine<S> {
         else {
             return Vec::new();
         };
-        let ctx = self.context();
+        let calendars = self.calendars();
+        let ctx = self.context(&calendars);
         step.actions
             .iter()
             .filter(|a| {
@@ -602,28 +719,106 @@ impl<S: Store> Engine<S> {
     }
 }
 
-/// The applicant notification for an event, if any.
-fn notification_template(def: &ServiceDefinition, kind: &EventKind) -> Option<&'static str> {
+/// Timers for a case's current state: reminders at the configured percentages of the step SLA,
+/// the step breach, and the service breach. None while the clock is paused or the case is closed.
+pub fn timers_for(
+    def: &ServiceDefinition,
+    case: &Case,
+    cal: &alur_calendar::WorkingCalendar,
+) -> Vec<Timer> {
+    let mut out = Vec::new();
+    let Some(step) = case.step() else { return out };
+    if case.paused_since.is_some() {
+        return out;
+    }
+    let timer = |kind: String, fire_at: Timestamp| Timer {
+        id: format!("{}:{}:{kind}", case.id, case.version),
+        tenant: case.tenant.clone(),
+        case_id: case.id.clone(),
+        kind,
+        fire_at,
+    };
+    if let Some(due) = case.step_due_at {
+        if let Ok(total) = cal.working_time_between(case.step_entered_at, due) {
+            for pct in &def.reminders {
+                let part = total.mul_f64(f64::from(*pct) / 100.0);
+                if let Ok(at) = cal.add_working_time(case.step_entered_at, part) {
+                    out.push(timer(format!("reminder:{step}:{pct}"), at));
+                }
+            }
+        }
+        out.push(timer(format!("step-breach:{step}"), due));
+    }
+    if let Some(due) = case.due_at
+        && !case.breached
+    {
+        out.push(timer("breach".into(), due));
+    }
+    out.sort_by(|a, b| (a.fire_at, &a.id).cmp(&(b.fire_at, &b.id)));
+    out
+}
+
+/// The notifications an event causes: (template, recipient).
+fn notifications(
+    def: &ServiceDefinition,
+    case: &Case,
+    kind: &EventKind,
+) -> Vec<(&'static str, String)> {
+    let officers = |case: &Case| -> Vec<String> {
+        case.pending
+            .as_ref()
+            .map(|p| {
+                p.roles
+                    .iter()
+                    .map(|r| format!("role:{r}@{}", p.unit))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     match kind {
-        EventKind::Submitted { .. } => Some("case.received"),
+        EventKind::Submitted { .. } => vec![("case.received", "applicant".into())],
         EventKind::Acted {
             vote_only: false,
             to: Some(to),
             ..
-        } => def
-            .steps
-            .iter()
-            .find(|s| &s.id == to)
-            .filter(|s| matches!(s.kind, crate::model::StepKind::Applicant))
-            .map(|_| "case.returned"),
+        } => {
+            if def
+                .steps
+                .iter()
+                .any(|s| &s.id == to && matches!(s.kind, StepKind::Applicant))
+            {
+                vec![("case.returned", "applicant".into())]
+            } else {
+                Vec::new()
+            }
+        }
         EventKind::Acted {
-            outcome: Some(crate::model::Outcome::Completed),
+            outcome: Some(Outcome::Completed),
             ..
-        } => Some("case.completed"),
+        } => vec![("case.completed", "applicant".into())],
         EventKind::Acted {
-            outcome: Some(crate::model::Outcome::Rejected),
+            outcome: Some(Outcome::Rejected),
             ..
-        } => Some("case.rejected"),
-        _ => None,
+        } => vec![("case.rejected", "applicant".into())],
+        EventKind::DeemedApproved { .. } => vec![("case.deemed_approved", "applicant".into())],
+        EventKind::Reminded { .. } => officers(case)
+            .into_iter()
+            .map(|r| ("officer.reminder", r))
+            .collect(),
+        EventKind::StepBreached { escalated_to, .. } | EventKind::Breached { escalated_to, .. } => {
+            let mut v: Vec<(&'static str, String)> = escalated_to
+                .iter()
+                .map(|s| ("supervisor.breach", format!("role:{s}")))
+                .collect();
+            if let EventKind::Breached {
+                reassigned_to: Some(o),
+                ..
+            } = kind
+            {
+                v.push(("officer.reassigned", format!("officer:{o}")));
+            }
+            v
+        }
+        _ => Vec::new(),
     }
 }

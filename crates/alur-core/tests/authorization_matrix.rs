@@ -19,7 +19,7 @@ fn every_role_action_step_unit_combination() {
         config: &config,
         regions,
         officer_persons: &persons,
-        tz: &tz,
+        calendars: &config.calendars,
     };
     // Units with at least one officer posted, plus the units those posts hand off to.
     let mut units: BTreeSet<String> = BTreeSet::new();

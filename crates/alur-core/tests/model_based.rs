@@ -268,9 +268,8 @@ proptest! {
     fn engine_agrees_with_reference_model(ops in prop::collection::vec(op(), 1..40)) {
         let config = &*CONFIG;
         let regions = RegionIndex::embedded().unwrap();
-        let tz = jiff::tz::TimeZone::get("Asia/Jakarta").unwrap();
         let persons = Default::default();
-        let ctx = Context { config, regions, officer_persons: &persons, tz: &tz };
+        let ctx = Context { config, regions, officer_persons: &persons, calendars: &config.calendars };
         let def = &config.services["batam-domisili"];
         let now = alur_testkit::ts("2025-12-24T02:00:00Z");
         let applicant = alur_testkit::applicant(1);
