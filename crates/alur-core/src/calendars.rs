@@ -24,7 +24,8 @@ pub struct Calendars {
     config: CalendarConfig,
     overrides: Vec<UnitCalendar>,
     default: Arc<WorkingCalendar>,
-    by_unit: Vec<(String, Arc<WorkingCalendar>)>,
+    default_label: String,
+    by_unit: Vec<(String, Arc<WorkingCalendar>, String)>,
 }
 
 impl Calendars {
@@ -44,27 +45,33 @@ impl Calendars {
             if let Some(h) = &o.hours {
                 c.hours = h.clone();
             }
-            by_unit.push((
-                o.unit.clone(),
-                Arc::new(WorkingCalendar::from_config(number, c)?),
-            ));
+            let cal = WorkingCalendar::from_config(number, c)?;
+            let label = cal.version().to_string();
+            by_unit.push((o.unit.clone(), Arc::new(cal), label));
         }
         // Longest prefix first, so the most specific override wins.
         by_unit.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        let default_label = default.version().to_string();
         Ok(Self {
             config,
             overrides,
             default,
+            default_label,
             by_unit,
         })
     }
 
     /// The calendar for a unit.
     pub fn for_unit(&self, unit: &str) -> &WorkingCalendar {
+        self.for_unit_labelled(unit).0
+    }
+
+    /// The calendar for a unit with its version label (`number@digest`, as recorded in audit entries).
+    pub fn for_unit_labelled(&self, unit: &str) -> (&WorkingCalendar, &str) {
         self.by_unit
             .iter()
-            .find(|(u, _)| code_within(unit, u))
-            .map_or(&self.default, |(_, c)| c)
+            .find(|(u, _, _)| code_within(unit, u))
+            .map_or((&self.default, &self.default_label), |(_, c, l)| (c, l))
     }
 
     /// The tenant's default calendar.

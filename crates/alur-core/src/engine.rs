@@ -449,62 +449,62 @@ pub struct Context<'a> {
 
 /// How an officer is entitled to act.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entitlement {
+pub struct Entitlement<'a> {
     /// Role.
-    pub role: String,
+    pub role: &'a str,
     /// Unit.
-    pub unit: String,
+    pub unit: &'a str,
     /// Mandate used, when delegated.
-    pub mandate: Option<Mandate>,
+    pub mandate: Option<&'a Mandate>,
 }
 
 /// The unit where `step` of a case at `case_unit` is performed.
-pub fn step_unit(regions: &RegionIndex, case_unit: &str, step: &Step) -> Option<String> {
+pub fn step_unit<'a>(regions: &'a RegionIndex, case_unit: &'a str, step: &Step) -> Option<&'a str> {
     match step.at {
-        StepAt::Unit => Some(case_unit.to_owned()),
+        StepAt::Unit => Some(case_unit),
         StepAt::Ancestor(level) => regions
             .ancestor_at(case_unit, level)
-            .map(|r| r.code.clone()),
+            .map(|r| r.code.as_str()),
     }
 }
 
 /// Whether `officer` may act in `role` at `unit` at time `now`: directly, or by a mandate valid
 /// on that local date.
-pub fn entitlement(
-    ctx: &Context<'_>,
+pub fn entitlement<'a>(
+    ctx: &Context<'a>,
     officer: &str,
-    role: &str,
-    unit: &str,
+    role: &'a str,
+    unit: &'a str,
     now: Timestamp,
-) -> Option<Entitlement> {
+) -> Option<Entitlement<'a>> {
     let o = ctx.config.officers.get(officer)?;
     if o.posts.iter().any(|p| p.role == role && p.unit == unit) {
         return Some(Entitlement {
-            role: role.to_owned(),
-            unit: unit.to_owned(),
+            role,
+            unit,
             mandate: None,
         });
     }
+    let mut candidates = ctx
+        .config
+        .mandates
+        .iter()
+        .filter(|m| m.holder == officer && m.role == role && m.unit == unit)
+        .peekable();
+    candidates.peek()?;
+    // Mandates run by local dates of the unit.
     let today = ctx
         .calendars
         .for_unit(unit)
         .time_zone()
         .to_datetime(now)
         .date();
-    ctx.config
-        .mandates
-        .iter()
-        .find(|m| {
-            m.holder == officer
-                && m.role == role
-                && m.unit == unit
-                && m.from <= today
-                && today <= m.until
-        })
+    candidates
+        .find(|m| m.from <= today && today <= m.until)
         .map(|m| Entitlement {
-            role: role.to_owned(),
-            unit: unit.to_owned(),
-            mandate: Some(m.clone()),
+            role,
+            unit,
+            mandate: Some(m),
         })
 }
 
@@ -512,8 +512,8 @@ fn record_for(officer: &str, e: &Entitlement) -> ActorRecord {
     ActorRecord {
         kind: "officer".into(),
         id: officer.to_owned(),
-        role: Some(e.role.clone()),
-        unit: Some(e.unit.clone()),
+        role: Some(e.role.to_owned()),
+        unit: Some(e.unit.to_owned()),
         on_behalf_of: e.mandate.as_ref().and_then(|m| m.principal.clone()),
         mandate_kind: e.mandate.as_ref().map(|m| m.kind),
         mandate_ref: e.mandate.as_ref().map(|m| m.reference.clone()),
@@ -529,40 +529,50 @@ fn applicant_record(p: &PersonRef) -> ActorRecord {
 }
 
 /// Roles allowed to take `action` in `step` now, given the votes so far.
-fn allowed_roles<'s>(step: &'s Step, action: &'s Action, case: &Case) -> Vec<&'s str> {
-    let base: Vec<&str> = if action.roles.is_empty() {
-        step.roles.iter().map(String::as_str).collect()
+fn allowed_roles<'s>(
+    step: &'s Step,
+    action: &'s Action,
+    case: &'s Case,
+) -> impl Iterator<Item = &'s str> + Clone + 's {
+    let base = if action.roles.is_empty() {
+        &step.roles
     } else {
-        action.roles.iter().map(String::as_str).collect()
+        &action.roles
     };
-    match (&step.kind, &action.target) {
+    let next_in_chain = match (&step.kind, &action.target) {
         (StepKind::Approval(ApprovalRule::Chain(chain)), Target::Vote(_)) => {
-            // Only the next role in the chain votes.
-            chain
-                .get(case.votes.len())
-                .map(String::as_str)
-                .into_iter()
-                .filter(|r| base.contains(r))
-                .collect()
+            Some(chain.get(case.votes.len()).map(String::as_str))
         }
-        (StepKind::Approval(ApprovalRule::Quorum { .. }), Target::Vote(_)) => base
-            .into_iter()
-            .filter(|r| !case.votes.iter().any(|v| v.role == *r))
-            .collect(),
-        _ => base,
-    }
+        _ => None,
+    };
+    let quorum = matches!(
+        (&step.kind, &action.target),
+        (
+            StepKind::Approval(ApprovalRule::Quorum { .. }),
+            Target::Vote(_)
+        )
+    );
+    base.iter()
+        .map(String::as_str)
+        .filter(move |r| match next_in_chain {
+            // Only the next role in the chain votes.
+            Some(next) => next == Some(*r),
+            // Each role of a quorum votes once.
+            None if quorum => !case.votes.iter().any(|v| v.role == *r),
+            None => true,
+        })
 }
 
 /// Authorise an officer for an action; checks roles, unit, delegation and separation of duties.
-fn authorize_officer(
-    ctx: &Context<'_>,
-    def: &ServiceDefinition,
-    case: &Case,
+fn authorize_officer<'a>(
+    ctx: &Context<'a>,
+    def: &'a ServiceDefinition,
+    case: &'a Case,
     step_idx: usize,
-    action: &Action,
+    action: &'a Action,
     officer: &str,
     now: Timestamp,
-) -> Result<Entitlement, Refusal> {
+) -> Result<Entitlement<'a>, Refusal> {
     let step = &def.steps[step_idx];
     let Some(o) = ctx.config.officers.get(officer) else {
         return Err(refuse(
@@ -576,22 +586,26 @@ fn authorize_officer(
             "the step's unit cannot be found in the region data",
         )
     })?;
-    let roles = allowed_roles(step, action, case);
-    if roles.is_empty() {
+    let mut roles = allowed_roles(step, action, case);
+    let Some(ent) = roles
+        .clone()
+        .find_map(|r| entitlement(ctx, officer, r, unit, now))
+    else {
+        let list: Vec<&str> = roles.by_ref().collect();
+        if list.is_empty() {
+            return Err(refuse(
+                RefusalKind::Forbidden,
+                format!("no role may take `{}` now", action.id),
+            ));
+        }
         return Err(refuse(
             RefusalKind::Forbidden,
-            format!("no role may take `{}` now", action.id),
+            format!(
+                "officer `{officer}` holds none of the roles [{}] at unit {unit}, directly or by a mandate valid today",
+                list.join(", ")
+            ),
         ));
-    }
-    let ent = roles
-        .iter()
-        .find_map(|r| entitlement(ctx, officer, r, &unit, now))
-        .ok_or_else(|| {
-            refuse(
-                RefusalKind::Forbidden,
-                format!("officer `{officer}` holds none of the roles [{}] at unit {unit}, directly or by a mandate valid today", roles.join(", ")),
-            )
-        })?;
+    };
     check_separation(ctx, def, case, step_idx, officer, o, &ent)?;
     if matches!(action.target, Target::Vote(_)) && case.votes.iter().any(|v| v.officer == officer) {
         return Err(refuse(
@@ -622,7 +636,7 @@ fn check_separation(
         }
     }
     let _ = o;
-    let me: Vec<&str> = std::iter::once(officer).chain(principal).collect();
+    let me = [Some(officer), principal];
     let step_id = &def.steps[step_idx].id;
     for rule in &def.separations {
         if !rule.steps.contains(&step_idx) {
@@ -633,10 +647,8 @@ fn check_separation(
                 continue;
             }
             let in_rule = rule.steps.iter().any(|&s| def.steps[s].id == p.step);
-            let them: Vec<&str> = std::iter::once(p.officer.as_str())
-                .chain(p.principal.as_deref())
-                .collect();
-            if in_rule && me.iter().any(|m| them.contains(m)) {
+            let them = [Some(p.officer.as_str()), p.principal.as_deref()];
+            if in_rule && me.iter().flatten().any(|m| them.contains(&Some(*m))) {
                 return Err(refuse(
                     RefusalKind::SeparationOfDuties,
                     format!(
@@ -871,31 +883,44 @@ fn decide_open(
                     format!("action `{}` requires a written reason", a.id),
                 ));
             }
-            let applicable: BTreeSet<&str> = def
-                .applicable_requirements(&case.conditions)
-                .map(|r| r.id.as_str())
-                .collect();
-            let missing: Vec<&str> = a
-                .requires_checked
+            let applies = |id: &str| {
+                def.requirements.iter().any(|r| {
+                    r.id == id
+                        && r.only_if
+                            .as_ref()
+                            .is_none_or(|c| case.conditions.contains(c))
+                })
+            };
+            let unchecked =
+                |r: &&str| applies(r) && !case.checked.contains(*r) && !checked.contains(*r);
+            if a.requires_checked
                 .iter()
                 .map(String::as_str)
-                .filter(|r| {
-                    applicable.contains(r) && !case.checked.contains(*r) && !checked.contains(*r)
-                })
-                .collect();
-            if !missing.is_empty() {
+                .any(|r| unchecked(&r))
+            {
+                let missing: Vec<&str> = a
+                    .requires_checked
+                    .iter()
+                    .map(String::as_str)
+                    .filter(unchecked)
+                    .collect();
                 return Err(refuse(
                     RefusalKind::Invalid,
                     format!("requirements not yet checked: {}", missing.join(", ")),
                 ));
             }
-            let missing: Vec<&str> = a
-                .requires_fields
+            let unfilled = |f: &&str| !case.filled.contains(*f) && !payload.fields.contains_key(*f);
+            if a.requires_fields
                 .iter()
                 .map(String::as_str)
-                .filter(|f| !case.filled.contains(*f) && !payload.fields.contains_key(*f))
-                .collect();
-            if !missing.is_empty() {
+                .any(|f| unfilled(&f))
+            {
+                let missing: Vec<&str> = a
+                    .requires_fields
+                    .iter()
+                    .map(String::as_str)
+                    .filter(unfilled)
+                    .collect();
                 return Err(refuse(
                     RefusalKind::Invalid,
                     format!("fields not filled: {}", missing.join(", ")),
@@ -939,8 +964,13 @@ fn decide_open(
                     to,
                     outcome,
                     vote_only,
-                    checked: checked.clone(),
-                    filled: payload.fields.keys().cloned().collect(),
+                    checked: checked.difference(&case.checked).cloned().collect(),
+                    filled: payload
+                        .fields
+                        .keys()
+                        .filter(|k| !case.filled.contains(*k))
+                        .cloned()
+                        .collect(),
                     skipped,
                 },
                 actor: record,
@@ -1072,7 +1102,7 @@ fn schedule(
     next: &str,
     skipped: &[String],
 ) -> Option<Due> {
-    let cal = ctx.calendars.for_unit(unit);
+    let (cal, label) = ctx.calendars.for_unit_labelled(unit);
     let step = def.steps.iter().find(|s| s.id == next)?;
     let clock_step = match def.clock_starts {
         ClockStart::Submitted => None,
@@ -1100,7 +1130,7 @@ fn schedule(
         step.sla.and_then(|sla| cal.due(now, sla).ok())
     };
     Some(Due {
-        calendar: cal.version().to_string(),
+        calendar: label.to_owned(),
         due_at,
         step_due_at,
     })
@@ -1108,7 +1138,7 @@ fn schedule(
 
 /// Deadlines of an open case recomputed from scratch with the current calendar.
 fn recompute(ctx: &Context<'_>, def: &ServiceDefinition, case: &Case, now: Timestamp) -> Due {
-    let cal = ctx.calendars.for_unit(&case.unit);
+    let (cal, label) = ctx.calendars.for_unit_labelled(&case.unit);
     let mut pauses = case.pauses.clone();
     if let Some(p) = case.paused_since {
         pauses.push((p, now));
@@ -1126,7 +1156,7 @@ fn recompute(ctx: &Context<'_>, def: &ServiceDefinition, case: &Case, now: Times
         _ => None,
     };
     Due {
-        calendar: cal.version().to_string(),
+        calendar: label.to_owned(),
         due_at,
         step_due_at,
     }
@@ -1215,14 +1245,14 @@ fn fire(
 }
 
 /// An entitlement to any action of the current step (for claim, assign, comment).
-fn any_entitlement(
-    ctx: &Context<'_>,
-    def: &ServiceDefinition,
-    case: &Case,
+fn any_entitlement<'a>(
+    ctx: &Context<'a>,
+    def: &'a ServiceDefinition,
+    case: &'a Case,
     step_idx: usize,
     officer: &str,
     now: Timestamp,
-) -> Result<Entitlement, Refusal> {
+) -> Result<Entitlement<'a>, Refusal> {
     let step = &def.steps[step_idx];
     let mut last = refuse(
         RefusalKind::Forbidden,
@@ -1269,7 +1299,10 @@ pub fn pending_for(
         }
         _ => step.roles.clone(),
     };
-    Some(Pending { unit, roles })
+    Some(Pending {
+        unit: unit.to_owned(),
+        roles,
+    })
 }
 
 /// Apply an event to a case (or create it from a `Submitted` event).
