@@ -492,14 +492,99 @@ struct RawSeparation {
 
 // ---------------------------------------------------------------------------------------------
 
+/// The text of a configuration directory's files, as read (for loading from memory or fuzzing).
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// `alur.toml`: display name and text (`None` when it could not be read).
+    pub main: (String, Option<String>),
+    /// `roles.toml`.
+    pub roles: (String, Option<String>),
+    /// `officers.toml` (optional).
+    pub officers: (String, Option<String>),
+    /// `services/*.toml`, sorted by name.
+    pub services: Vec<(String, String)>,
+    /// Problems met while reading.
+    pub read_errors: Vec<Diagnostic>,
+}
+
 /// Load and validate a configuration directory. Returns every problem found.
 pub fn load_dir(dir: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
     let dir = dir.as_ref();
+    let display = |p: &Path| p.display().to_string();
+    let mut src = Sources::default();
+    let mut read = |path: &Path, required: bool| -> Option<String> {
+        match std::fs::read_to_string(path) {
+            Ok(t) => Some(t),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                src.read_errors.push(Diagnostic {
+                    file: display(path),
+                    line: 0,
+                    column: 0,
+                    key: String::new(),
+                    message: format!("cannot read file: {e}"),
+                    hint: if required {
+                        "a configuration directory needs alur.toml, roles.toml, officers.toml and services/*.toml".into()
+                    } else {
+                        "check the file's permissions".into()
+                    },
+                });
+                None
+            }
+        }
+    };
+    let main_path = dir.join("alur.toml");
+    let main = read(&main_path, true);
+    let roles_path = dir.join("roles.toml");
+    let roles = read(&roles_path, true);
+    let off_path = dir.join("officers.toml");
+    let officers = read(&off_path, false);
+    let mut service_files: Vec<PathBuf> = Vec::new();
+    let sdir = dir.join("services");
+    let mut services = Vec::new();
+    match std::fs::read_dir(&sdir) {
+        Ok(entries) => {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "toml") {
+                    service_files.push(p);
+                }
+            }
+        }
+        Err(e) => src_err(&mut services, &sdir, &e),
+    }
+    service_files.sort();
+    let mut texts = Vec::new();
+    for p in &service_files {
+        if let Some(t) = read(p, true) {
+            texts.push((display(p), t));
+        }
+    }
+    src.main = (display(&main_path), main);
+    src.roles = (display(&roles_path), roles);
+    src.officers = (display(&off_path), officers);
+    src.services = texts;
+    src.read_errors.extend(services);
+    load_sources(src)
+}
+
+fn src_err(out: &mut Vec<Diagnostic>, dir: &Path, e: &std::io::Error) {
+    out.push(Diagnostic {
+        file: dir.display().to_string(),
+        line: 0,
+        column: 0,
+        key: String::new(),
+        message: format!("cannot read the services directory: {e}"),
+        hint: "put one service definition per file in services/*.toml".into(),
+    });
+}
+
+/// Load and validate configuration text already read into memory. Never panics on any input.
+pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
     let mut ctx = Ctx {
         files: Vec::new(),
-        diags: Vec::new(),
+        diags: src.read_errors,
     };
-    let display = |p: &Path| p.display().to_string();
     let regions = match RegionIndex::embedded() {
         Ok(r) => r,
         Err(e) => {
@@ -511,59 +596,18 @@ pub fn load_dir(dir: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
             return Err(ConfigErrors(ctx.diags));
         }
     };
-
-    let read = |ctx: &mut Ctx, path: &Path, required: bool| -> Option<String> {
-        match std::fs::read_to_string(path) {
-            Ok(t) => Some(t),
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => {
-                ctx.file_err(
-                    &display(path),
-                    format!("cannot read file: {e}"),
-                    if required {
-                        "a configuration directory needs alur.toml, roles.toml, officers.toml and services/*.toml"
-                    } else {
-                        "check the file's permissions"
-                    },
-                );
-                None
-            }
-        }
-    };
-
-    let main_path = dir.join("alur.toml");
-    let main =
-        read(&mut ctx, &main_path, true).and_then(|t| ctx.parse::<RawMain>(display(&main_path), t));
-    let roles_path = dir.join("roles.toml");
-    let raw_roles = read(&mut ctx, &roles_path, true)
-        .and_then(|t| ctx.parse::<RawRoles>(display(&roles_path), t));
-    let off_path = dir.join("officers.toml");
-    let raw_officers = read(&mut ctx, &off_path, false)
-        .and_then(|t| ctx.parse::<RawOfficers>(display(&off_path), t));
-
-    let mut service_files: Vec<PathBuf> = Vec::new();
-    let sdir = dir.join("services");
-    match std::fs::read_dir(&sdir) {
-        Ok(entries) => {
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.extension().is_some_and(|x| x == "toml") {
-                    service_files.push(p);
-                }
-            }
-        }
-        Err(e) => ctx.file_err(
-            &display(&sdir),
-            format!("cannot read the services directory: {e}"),
-            "put one service definition per file in services/*.toml",
-        ),
-    }
-    service_files.sort();
+    let main = src.main.1.and_then(|t| ctx.parse::<RawMain>(src.main.0, t));
+    let raw_roles = src
+        .roles
+        .1
+        .and_then(|t| ctx.parse::<RawRoles>(src.roles.0, t));
+    let raw_officers = src
+        .officers
+        .1
+        .and_then(|t| ctx.parse::<RawOfficers>(src.officers.0, t));
     let mut raw_services = Vec::new();
-    for p in &service_files {
-        if let Some(t) = read(&mut ctx, p, true)
-            && let Some(s) = ctx.parse::<RawService>(display(p), t)
-        {
+    for (name, t) in src.services {
+        if let Some(s) = ctx.parse::<RawService>(name, t) {
             raw_services.push(s);
         }
     }
