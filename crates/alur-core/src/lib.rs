@@ -25,6 +25,7 @@ pub mod region;
 pub mod runtime;
 pub mod scheduler;
 pub mod store;
+pub mod tlog;
 
 pub use config::{ConfigErrors, Diagnostic, load_dir};
 pub use engine::{Actor, Case, Command, Payload, Status};

@@ -22,6 +22,11 @@ struct Tenant {
     timers: HashMap<String, Vec<Timer>>,
     leases: HashMap<String, (String, jiff::Timestamp)>,
     denials: Vec<Denial>,
+    /// Entries in commit order, with whether they are in the log.
+    commit_order: Vec<(String, u64, String)>,
+    sequenced: usize,
+    log: Vec<LogLeaf>,
+    checkpoints: Vec<StoredCheckpoint>,
 }
 
 /// An in-memory [`Store`]. Not durable: everything is lost when it is dropped.
@@ -43,6 +48,7 @@ impl Store for MemoryStore {
         Capabilities {
             durable: false,
             shared: false,
+            tenant_log: true,
         }
     }
 
@@ -127,6 +133,10 @@ impl Store for MemoryStore {
         {
             v.retain(|x| &x.id != timer);
             ten.leases.remove(timer);
+        }
+        for e in &t.entries {
+            ten.commit_order
+                .push((e.case_id.clone(), e.seq, e.hash.clone()));
         }
         ten.entries.entry(id.clone()).or_default().extend(t.entries);
         for p in t.payloads {
@@ -334,5 +344,133 @@ impl Store for MemoryStore {
                 .insert(x.id.clone(), (owner.to_owned(), lease_until));
         }
         Ok(due)
+    }
+
+    async fn unsequenced(&self, tenant: &str, limit: usize) -> Result<Vec<LogLeaf>, StoreError> {
+        let g = self.tenants.lock().await;
+        let Some(t) = g.get(tenant) else {
+            return Ok(Vec::new());
+        };
+        Ok(t.commit_order[t.sequenced..]
+            .iter()
+            .take(limit)
+            .map(|(case_id, seq, hash)| LogLeaf {
+                index: 0,
+                case_id: case_id.clone(),
+                seq: *seq,
+                hash: hash.clone(),
+            })
+            .collect())
+    }
+
+    async fn append_log(
+        &self,
+        tenant: &str,
+        expected_size: u64,
+        leaves: &[LogLeaf],
+    ) -> Result<(), StoreError> {
+        let mut g = self.tenants.lock().await;
+        let t = g.entry(tenant.to_owned()).or_default();
+        if t.log.len() as u64 != expected_size {
+            return Err(StoreError::new(
+                StoreErrorKind::Conflict,
+                format!("log size is {}, expected {expected_size}", t.log.len()),
+            ));
+        }
+        // Leaves must be the next unsequenced entries, in commit order.
+        for (i, l) in leaves.iter().enumerate() {
+            match t.commit_order.get(t.sequenced + i) {
+                Some((c, s, h)) if c == &l.case_id && *s == l.seq && h == &l.hash => {}
+                _ => {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Conflict,
+                        "leaves are not the next unsequenced entries",
+                    ));
+                }
+            }
+        }
+        for (i, l) in leaves.iter().enumerate() {
+            t.log.push(LogLeaf {
+                index: expected_size + i as u64,
+                ..l.clone()
+            });
+        }
+        t.sequenced += leaves.len();
+        Ok(())
+    }
+
+    async fn log_leaves(
+        &self,
+        tenant: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<LogLeaf>, StoreError> {
+        let g = self.tenants.lock().await;
+        let Some(t) = g.get(tenant) else {
+            return Ok(Vec::new());
+        };
+        let end = (end as usize).min(t.log.len());
+        let start = (start as usize).min(end);
+        Ok(t.log[start..end].to_vec())
+    }
+
+    async fn log_size(&self, tenant: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .tenants
+            .lock()
+            .await
+            .get(tenant)
+            .map_or(0, |t| t.log.len() as u64))
+    }
+
+    async fn put_checkpoint(
+        &self,
+        tenant: &str,
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<(), StoreError> {
+        let mut g = self.tenants.lock().await;
+        let t = g.entry(tenant.to_owned()).or_default();
+        if !t.checkpoints.iter().any(|c| c.size == checkpoint.size) {
+            t.checkpoints.push(checkpoint.clone());
+            t.checkpoints.sort_by_key(|c| c.size);
+        }
+        Ok(())
+    }
+
+    async fn checkpoints(&self, tenant: &str) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        Ok(self
+            .tenants
+            .lock()
+            .await
+            .get(tenant)
+            .map(|t| t.checkpoints.clone())
+            .unwrap_or_default())
+    }
+
+    async fn all_entries(
+        &self,
+        tenant: &str,
+        after: Option<(&str, u64)>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let g = self.tenants.lock().await;
+        let Some(t) = g.get(tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut ids: Vec<&String> = t.entries.keys().collect();
+        ids.sort();
+        let mut out = Vec::new();
+        for id in ids {
+            for e in &t.entries[id] {
+                if after.is_some_and(|(c, s)| (e.case_id.as_str(), e.seq) <= (c, s)) {
+                    continue;
+                }
+                out.push(e.clone());
+                if out.len() == limit {
+                    return Ok(out);
+                }
+            }
+        }
+        Ok(out)
     }
 }

@@ -16,6 +16,31 @@ pub struct Capabilities {
     pub durable: bool,
     /// Several processes may share it safely (leases on timers and outbox rows).
     pub shared: bool,
+    /// The tenant Merkle log and checkpoints (`unsequenced`, `append_log`, `log_leaves`,
+    /// `put_checkpoint`, `checkpoints`) are implemented.
+    pub tenant_log: bool,
+}
+
+/// One leaf of a tenant's append-only log: an audit entry, by its chain hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLeaf {
+    /// Position in the tenant log, contiguous from 0.
+    pub index: u64,
+    /// Case of the entry.
+    pub case_id: String,
+    /// Sequence of the entry in its case chain.
+    pub seq: u64,
+    /// Hex chain hash of the entry (the Merkle leaf data is these 32 bytes).
+    pub hash: String,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// The signed note (C2SP tlog-checkpoint).
+    pub note: String,
 }
 
 /// Kind of storage failure.
@@ -310,4 +335,100 @@ pub trait Store: Send + Sync + 'static {
         lease_until: Timestamp,
         limit: usize,
     ) -> Result<Vec<Timer>, StoreError>;
+
+    /// Audit entries not yet in the tenant log, in commit order (their `index` is unset: 0).
+    ///
+    /// # Behavior
+    /// - Returns at most `limit` entries that no log leaf names, oldest commit first.
+    async fn unsequenced(&self, tenant: &str, limit: usize) -> Result<Vec<LogLeaf>, StoreError> {
+        let _ = (tenant, limit);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store has no tenant log (capabilities().tenant_log is false)",
+        ))
+    }
+
+    /// Append leaves to the tenant log at indexes `expected_size ..`.
+    ///
+    /// # Behavior
+    /// - The log's size must be `expected_size`, else `Conflict` and nothing written (another
+    ///   integrator appended first).
+    /// - Leaves get indexes `expected_size + i`, in the order given; the log never changes after.
+    async fn append_log(
+        &self,
+        tenant: &str,
+        expected_size: u64,
+        leaves: &[LogLeaf],
+    ) -> Result<(), StoreError> {
+        let _ = (tenant, expected_size, leaves);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store has no tenant log (capabilities().tenant_log is false)",
+        ))
+    }
+
+    /// Leaves with `start <= index < end`, in index order.
+    ///
+    /// # Behavior
+    /// - Returns exactly the appended leaves in that range; the log's size is the first missing index.
+    async fn log_leaves(
+        &self,
+        tenant: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<LogLeaf>, StoreError> {
+        let _ = (tenant, start, end);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store has no tenant log (capabilities().tenant_log is false)",
+        ))
+    }
+
+    /// The number of leaves in the tenant log.
+    async fn log_size(&self, tenant: &str) -> Result<u64, StoreError> {
+        let _ = tenant;
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store has no tenant log (capabilities().tenant_log is false)",
+        ))
+    }
+
+    /// Keep a signed checkpoint.
+    ///
+    /// # Behavior
+    /// - Appends; checkpoints are listed by size, and a size is stored once (a repeat is ignored).
+    async fn put_checkpoint(
+        &self,
+        tenant: &str,
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<(), StoreError> {
+        let _ = (tenant, checkpoint);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store has no tenant log (capabilities().tenant_log is false)",
+        ))
+    }
+
+    /// The tenant's checkpoints, smallest size first.
+    async fn checkpoints(&self, tenant: &str) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let _ = tenant;
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store has no tenant log (capabilities().tenant_log is false)",
+        ))
+    }
+
+    /// Every audit entry of the tenant, ordered by case id and sequence (for verification and export).
+    async fn all_entries(
+        &self,
+        tenant: &str,
+        after: Option<(&str, u64)>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let _ = (tenant, after, limit);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store has no tenant log (capabilities().tenant_log is false)",
+        ))
+    }
 }

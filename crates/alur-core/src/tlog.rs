@@ -1,0 +1,513 @@
+//! The tenant log: every audit entry of a tenant appended, by a background integrator, to an
+//! append-only log with contiguous indexes from 0, hashed as an RFC 9162 Merkle tree (leaf data = the
+//! entry's 32-byte chain hash). Signed checkpoints (C2SP tlog-checkpoint, Ed25519) are kept in the
+//! store and exported outside it; an auditor with an export and a checkpoint verifies everything
+//! offline with no server secret.
+
+use std::collections::HashSet;
+
+use alur_merkle::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier, parse_and_verify};
+use alur_merkle::{Frontier, Hash, leaf_hash};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditEntry, GENESIS};
+use crate::store::{LogLeaf, Store, StoreError, StoreErrorKind, StoredCheckpoint};
+
+/// The checkpoint origin line of a tenant's log.
+pub fn origin(tenant: &str) -> String {
+    format!("alur/{tenant}")
+}
+
+/// Decode a 64-character hex hash.
+pub fn parse_hash(hex: &str) -> Option<Hash> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, chunk) in hex.as_bytes().chunks(2).enumerate() {
+        let s = std::str::from_utf8(chunk).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The Merkle leaf hash of a log leaf.
+pub fn leaf_of(hash_hex: &str) -> Option<Hash> {
+    parse_hash(hash_hex).map(|h| leaf_hash(&h))
+}
+
+/// Appends unsequenced entries to the tenant log and signs checkpoints.
+pub struct Integrator {
+    tenant: String,
+    frontier: Frontier,
+    signer: Option<CheckpointSigner>,
+}
+
+fn corrupt(m: impl Into<String>) -> StoreError {
+    StoreError::new(StoreErrorKind::Corrupt, m)
+}
+
+impl Integrator {
+    /// An integrator for `tenant`; without a signer it sequences but cannot sign.
+    pub fn new(tenant: impl Into<String>, signer: Option<CheckpointSigner>) -> Self {
+        Self {
+            tenant: tenant.into(),
+            frontier: Frontier::new(),
+            signer,
+        }
+    }
+
+    async fn catch_up<S: Store + ?Sized>(&mut self, store: &S) -> Result<u64, StoreError> {
+        let size = store.log_size(&self.tenant).await?;
+        if self.frontier.size() > size {
+            return Err(corrupt(format!(
+                "the tenant log shrank from {} to {size} leaves",
+                self.frontier.size()
+            )));
+        }
+        while self.frontier.size() < size {
+            let start = self.frontier.size();
+            let leaves = store
+                .log_leaves(&self.tenant, start, (start + 10_000).min(size))
+                .await?;
+            if leaves.is_empty() {
+                return Err(corrupt(format!(
+                    "the tenant log has a gap at index {start}"
+                )));
+            }
+            for l in leaves {
+                if l.index != self.frontier.size() {
+                    return Err(corrupt(format!(
+                        "the tenant log has a gap at index {}",
+                        self.frontier.size()
+                    )));
+                }
+                let leaf = leaf_of(&l.hash)
+                    .ok_or_else(|| corrupt(format!("leaf {} has a malformed hash", l.index)))?;
+                self.frontier
+                    .push(leaf)
+                    .map_err(|e| corrupt(e.to_string()))?;
+            }
+        }
+        Ok(size)
+    }
+
+    /// Append every unsequenced entry (in batches). Returns how many were appended.
+    pub async fn integrate<S: Store + ?Sized>(
+        &mut self,
+        store: &S,
+        batch: usize,
+    ) -> Result<u64, StoreError> {
+        let mut appended = 0;
+        loop {
+            let size = self.catch_up(store).await?;
+            let leaves = store.unsequenced(&self.tenant, batch.max(1)).await?;
+            if leaves.is_empty() {
+                return Ok(appended);
+            }
+            match store.append_log(&self.tenant, size, &leaves).await {
+                Ok(()) => {
+                    for l in &leaves {
+                        let leaf = leaf_of(&l.hash)
+                            .ok_or_else(|| corrupt("an audit entry has a malformed hash"))?;
+                        self.frontier
+                            .push(leaf)
+                            .map_err(|e| corrupt(e.to_string()))?;
+                    }
+                    appended += leaves.len() as u64;
+                }
+                // Another integrator appended first: catch up and continue.
+                Err(e) if e.kind == StoreErrorKind::Conflict => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The current tree size and root.
+    pub async fn head<S: Store + ?Sized>(&mut self, store: &S) -> Result<(u64, Hash), StoreError> {
+        self.catch_up(store).await?;
+        Ok((self.frontier.size(), self.frontier.root()))
+    }
+
+    /// Sign a checkpoint of the current tree head and keep it in the store.
+    pub async fn checkpoint<S: Store + ?Sized>(
+        &mut self,
+        store: &S,
+    ) -> Result<StoredCheckpoint, StoreError> {
+        let (size, root) = self.head(store).await?;
+        let Some(signer) = &self.signer else {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                "no checkpoint key configured",
+            ));
+        };
+        let note = signer
+            .sign(&Checkpoint::new(origin(&self.tenant), size, root))
+            .map_err(|e| StoreError::new(StoreErrorKind::Other, e.to_string()))?;
+        let c = StoredCheckpoint { size, note };
+        store.put_checkpoint(&self.tenant, &c).await?;
+        Ok(c)
+    }
+}
+
+/// The first problem an audit found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{what}: tenant {tenant}{}: {detail}", location(.case_id, .seq, .index))]
+pub struct AuditFailure {
+    /// Kind of problem (`chain`, `log`, `checkpoint`).
+    pub what: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Case, when an entry is at fault.
+    pub case_id: Option<String>,
+    /// Sequence, when an entry is at fault.
+    pub seq: Option<u64>,
+    /// Log index, when a leaf is at fault.
+    pub index: Option<u64>,
+    /// What differs.
+    pub detail: String,
+}
+
+fn location(case: &Option<String>, seq: &Option<u64>, index: &Option<u64>) -> String {
+    let mut s = String::new();
+    if let Some(c) = case {
+        s.push_str(&format!(", case {c}"));
+    }
+    if let Some(q) = seq {
+        s.push_str(&format!(", entry {q}"));
+    }
+    if let Some(i) = index {
+        s.push_str(&format!(", log index {i}"));
+    }
+    s
+}
+
+/// What a successful audit covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AuditSummary {
+    /// Entries verified.
+    pub entries: u64,
+    /// Case chains verified.
+    pub cases: u64,
+    /// Log leaves verified.
+    pub leaves: u64,
+    /// Signed checkpoints verified.
+    pub checkpoints: u64,
+    /// Entries not yet in the log (committed after the last integration).
+    pub unsequenced: u64,
+}
+
+/// Verifies a tenant's chains, log and checkpoints, streaming entries case by case.
+pub struct Auditor {
+    tenant: String,
+    summary: AuditSummary,
+    current: Option<(String, u64, String)>,
+    entry_hashes: HashSet<Hash>,
+}
+
+impl Auditor {
+    /// Start an audit of `tenant`.
+    pub fn new(tenant: impl Into<String>) -> Self {
+        Self {
+            tenant: tenant.into(),
+            summary: AuditSummary::default(),
+            current: None,
+            entry_hashes: HashSet::new(),
+        }
+    }
+
+    fn fail(
+        &self,
+        what: &str,
+        e: Option<&AuditEntry>,
+        index: Option<u64>,
+        detail: impl Into<String>,
+    ) -> AuditFailure {
+        AuditFailure {
+            what: what.into(),
+            tenant: self.tenant.clone(),
+            case_id: e.map(|e| e.case_id.clone()),
+            seq: e.map(|e| e.seq),
+            index,
+            detail: detail.into(),
+        }
+    }
+
+    /// Feed the next entry; entries must come ordered by case id, then sequence.
+    pub fn entry(&mut self, e: &AuditEntry) -> Result<(), AuditFailure> {
+        if e.tenant != self.tenant {
+            return Err(self.fail(
+                "chain",
+                Some(e),
+                None,
+                format!("entry belongs to tenant {}", e.tenant),
+            ));
+        }
+        let (expected_seq, prev) = match &self.current {
+            Some((case, seq, hash)) if case == &e.case_id => (seq + 1, hash.clone()),
+            Some((case, _, _)) if case.as_str() > e.case_id.as_str() => {
+                return Err(self.fail(
+                    "chain",
+                    Some(e),
+                    None,
+                    "entries are out of order (reordered or inserted)",
+                ));
+            }
+            _ => {
+                self.summary.cases += 1;
+                (1, GENESIS.to_owned())
+            }
+        };
+        if e.seq != expected_seq {
+            return Err(self.fail("chain", Some(e), None, format!("sequence {} where {expected_seq} was expected (an entry is missing, duplicated or moved)", e.seq)));
+        }
+        if e.prev_hash != prev {
+            return Err(self.fail(
+                "chain",
+                Some(e),
+                None,
+                "prev_hash does not match the previous entry (deleted, swapped or inserted entry)",
+            ));
+        }
+        let computed = e.compute_hash();
+        if computed != e.hash {
+            return Err(self.fail(
+                "chain",
+                Some(e),
+                None,
+                "content does not match its hash (the entry was modified)",
+            ));
+        }
+        let h = parse_hash(&computed)
+            .ok_or_else(|| self.fail("chain", Some(e), None, "malformed hash"))?;
+        if !self.entry_hashes.insert(h) {
+            return Err(self.fail("chain", Some(e), None, "the same entry appears twice"));
+        }
+        self.current = Some((e.case_id.clone(), e.seq, computed));
+        self.summary.entries += 1;
+        Ok(())
+    }
+
+    /// Check the log leaves (in index order) against the entries fed, and every checkpoint (and an
+    /// optional external one) against the log's Merkle roots. Leaves must name fed entries. With
+    /// `strict`, every entry must be in the log and the whole log under a signed checkpoint (an
+    /// export); otherwise entries committed since the last integration are counted as unsequenced.
+    pub fn finish(
+        mut self,
+        leaves: &[LogLeaf],
+        checkpoints: &[StoredCheckpoint],
+        verifier: Option<&CheckpointVerifier>,
+        external: Option<&str>,
+        strict: bool,
+    ) -> Result<AuditSummary, AuditFailure> {
+        let origin = origin(&self.tenant);
+        let verify_note = |this: &Self, note: &str| -> Result<Checkpoint, AuditFailure> {
+            let v = verifier.ok_or_else(|| {
+                this.fail(
+                    "checkpoint",
+                    None,
+                    None,
+                    "a checkpoint needs the verifier key to be checked (--key)",
+                )
+            })?;
+            let c = parse_and_verify(note, v).map_err(|e| {
+                this.fail(
+                    "checkpoint",
+                    None,
+                    None,
+                    format!("signature or format invalid: {e}"),
+                )
+            })?;
+            if c.origin != origin {
+                return Err(this.fail(
+                    "checkpoint",
+                    None,
+                    None,
+                    format!("checkpoint is for `{}`, not `{origin}`", c.origin),
+                ));
+            }
+            Ok(c)
+        };
+        let mut wanted: Vec<Checkpoint> = Vec::new();
+        for c in checkpoints {
+            let cp = verify_note(&self, &c.note)?;
+            if cp.size != c.size {
+                return Err(self.fail(
+                    "checkpoint",
+                    None,
+                    None,
+                    format!(
+                        "stored size {} differs from the signed size {}",
+                        c.size, cp.size
+                    ),
+                ));
+            }
+            wanted.push(cp);
+        }
+        if let Some(note) = external {
+            wanted.push(verify_note(&self, note)?);
+        }
+        wanted.sort_by_key(|c| c.size);
+        let mut frontier = Frontier::new();
+        let mut next = wanted.iter().peekable();
+        let check = |this: &Self,
+                     frontier: &Frontier,
+                     next: &mut std::iter::Peekable<std::slice::Iter<'_, Checkpoint>>|
+         -> Result<u64, AuditFailure> {
+            let mut n = 0;
+            while let Some(c) = next.peek() {
+                if c.size != frontier.size() {
+                    break;
+                }
+                if c.root != frontier.root() {
+                    return Err(this.fail("checkpoint", None, Some(c.size), format!("the log's first {} leaves do not hash to the signed root (the log was rewritten)", c.size)));
+                }
+                n += 1;
+                next.next();
+            }
+            Ok(n)
+        };
+        self.summary.checkpoints += check(&self, &frontier, &mut next)?;
+        for (i, l) in leaves.iter().enumerate() {
+            if l.index != i as u64 {
+                return Err(self.fail(
+                    "log",
+                    None,
+                    Some(i as u64),
+                    format!(
+                        "index {} where {i} was expected (a leaf is missing or moved)",
+                        l.index
+                    ),
+                ));
+            }
+            let h = parse_hash(&l.hash)
+                .ok_or_else(|| self.fail("log", None, Some(l.index), "malformed leaf hash"))?;
+            if !self.entry_hashes.remove(&h) {
+                return Err(self.fail("log", None, Some(l.index), format!("leaf names entry {} of case {} but no such entry exists (deleted or modified)", l.seq, l.case_id)));
+            }
+            frontier
+                .push(leaf_hash(&h))
+                .map_err(|e| self.fail("log", None, Some(l.index), e.to_string()))?;
+            self.summary.leaves += 1;
+            self.summary.checkpoints += check(&self, &frontier, &mut next)?;
+        }
+        if let Some(c) = next.next() {
+            return Err(self.fail(
+                "checkpoint",
+                None,
+                Some(c.size),
+                format!(
+                    "a checkpoint covers {} leaves but the log has only {} (the log was truncated)",
+                    c.size,
+                    frontier.size()
+                ),
+            ));
+        }
+        self.summary.unsequenced = self.entry_hashes.len() as u64;
+        if strict {
+            if self.summary.unsequenced > 0 {
+                return Err(self.fail(
+                    "log",
+                    None,
+                    None,
+                    format!(
+                        "{} entries are not in the log (inserted after the last integration?)",
+                        self.summary.unsequenced
+                    ),
+                ));
+            }
+            let covered = wanted.last().map_or(0, |c| c.size);
+            if covered != frontier.size() {
+                return Err(self.fail(
+                    "checkpoint",
+                    None,
+                    Some(covered),
+                    format!(
+                        "the log has {} leaves but the newest checkpoint covers {covered}",
+                        frontier.size()
+                    ),
+                ));
+            }
+        }
+        Ok(self.summary)
+    }
+}
+
+/// Verify a whole tenant from a store: every chain, the log, the stored checkpoints and optionally
+/// an external checkpoint. `progress` is called with the number of entries checked so far.
+pub async fn verify_store<S: Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    verifier: Option<&CheckpointVerifier>,
+    external: Option<&str>,
+    strict: bool,
+    mut progress: impl FnMut(u64),
+) -> Result<Result<AuditSummary, AuditFailure>, StoreError> {
+    let mut auditor = Auditor::new(tenant);
+    let mut after: Option<(String, u64)> = None;
+    loop {
+        let page = store
+            .all_entries(
+                tenant,
+                after.as_ref().map(|(c, s)| (c.as_str(), *s)),
+                50_000,
+            )
+            .await?;
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            if let Err(f) = auditor.entry(e) {
+                return Ok(Err(f));
+            }
+        }
+        after = page.last().map(|e| (e.case_id.clone(), e.seq));
+        progress(auditor.summary.entries);
+    }
+    let size = store.log_size(tenant).await?;
+    let leaves = store.log_leaves(tenant, 0, size).await?;
+    let checkpoints = store.checkpoints(tenant).await?;
+    Ok(auditor.finish(&leaves, &checkpoints, verifier, external, strict))
+}
+
+/// An inclusion proof of one entry under a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryProof {
+    /// Case.
+    pub case_id: String,
+    /// Sequence.
+    pub seq: u64,
+    /// Log index.
+    pub index: u64,
+    /// Tree size of the checkpoint.
+    pub size: u64,
+    /// Hex sibling hashes.
+    pub proof: Vec<String>,
+}
+
+/// Inclusion proofs of every sequenced entry of a case against the tree of `size` leaves.
+pub async fn prove_case<S: Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    case_id: &str,
+    size: u64,
+) -> Result<Vec<EntryProof>, StoreError> {
+    let leaves = store.log_leaves(tenant, 0, size).await?;
+    let hashes: Vec<Hash> = leaves
+        .iter()
+        .map(|l| leaf_of(&l.hash).ok_or_else(|| corrupt("malformed leaf")))
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for l in leaves.iter().filter(|l| l.case_id == case_id) {
+        let proof = alur_merkle::inclusion_proof(hashes.as_slice(), l.index, size)
+            .map_err(|e| corrupt(e.to_string()))?;
+        out.push(EntryProof {
+            case_id: l.case_id.clone(),
+            seq: l.seq,
+            index: l.index,
+            size,
+            proof: proof.iter().map(|h| crate::config::hex(h)).collect(),
+        });
+    }
+    Ok(out)
+}
