@@ -435,6 +435,21 @@ pub fn verify_consistency_bytes<P: AsRef<[u8]>>(
     root1: &[u8],
     root2: &[u8],
 ) -> Result<(), MerkleError> {
+    // Equal non-zero sizes need no hashing: the proof must be empty and the roots identical
+    // (as RFC 9162 §2.1.4.2 and the reference implementation decide, whatever the roots' length).
+    if size1 == size2 && size1 > 0 {
+        if !proof.is_empty() {
+            return Err(MerkleError::ProofLength {
+                expected: 0,
+                actual: proof.len(),
+            });
+        }
+        return if root1 == root2 {
+            Ok(())
+        } else {
+            Err(MerkleError::RootMismatch)
+        };
+    }
     let root1 = hash_from_slice(root1)?;
     let root2 = hash_from_slice(root2)?;
     let proof = proof_from_bytes(proof)?;

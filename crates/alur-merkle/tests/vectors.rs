@@ -12,11 +12,6 @@ use serde::Deserialize;
 const INCLUSION_VECTORS: usize = 98;
 const CONSISTENCY_VECTORS: usize = 98;
 
-/// The one upstream vector this crate deliberately disagrees with: sizes 1 -> 1, empty proof,
-/// and two equal roots that are 12 bytes long ("don't care 2"). Upstream only compares the
-/// roots; this crate refuses any hash that is not 32 bytes, so it is rejected here.
-const DIVERGENT: &str = "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json";
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Inclusion {
@@ -69,19 +64,9 @@ fn relative(path: &Path) -> String {
         .replace('\\', "/")
 }
 
-/// Checks one outcome against `want_err`; returns whether it was the documented divergence.
-fn check(name: &str, desc: &str, want_err: bool, result: Result<(), MerkleError>) -> bool {
-    if name == DIVERGENT {
-        assert!(!want_err, "{name}: the divergence is an upstream success");
-        assert_eq!(
-            result,
-            Err(MerkleError::HashLength { actual: 12 }),
-            "{name}"
-        );
-        return true;
-    }
+/// Checks one outcome against `want_err`.
+fn check(name: &str, desc: &str, want_err: bool, result: Result<(), MerkleError>) {
     assert_eq!(result.is_err(), want_err, "{name} ({desc}): got {result:?}");
-    false
 }
 
 #[test]
@@ -119,16 +104,14 @@ fn inclusion_vectors() {
 fn consistency_vectors() {
     let mut files = Vec::new();
     json_files(&testdata().join("consistency"), &mut files);
-    let (mut accepted, mut rejected, mut divergent) = (0, 0, 0);
+    let (mut accepted, mut rejected) = (0, 0);
     for path in &files {
         let name = relative(path);
         let v: Consistency = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
         let proof: Vec<Vec<u8>> = v.proof.unwrap_or_default().iter().map(|p| b64(p)).collect();
         let result =
             verify_consistency_bytes(v.size1, v.size2, &proof, &b64(&v.root1), &b64(&v.root2));
-        if check(&name, &v.desc, v.want_err, result.clone()) {
-            divergent += 1;
-        }
+        check(&name, &v.desc, v.want_err, result.clone());
         if result.is_ok() {
             accepted += 1;
         } else {
@@ -136,12 +119,11 @@ fn consistency_vectors() {
         }
     }
     println!(
-        "consistency vectors checked: {} ({accepted} accepted, {rejected} rejected, {divergent} documented divergence)",
+        "consistency vectors checked: {} ({accepted} accepted, {rejected} rejected)",
         files.len()
     );
     assert_eq!(files.len(), CONSISTENCY_VECTORS);
-    assert_eq!(divergent, 1);
-    assert_eq!(accepted, 5);
+    assert_eq!(accepted, 6);
 }
 
 /// Every vector that upstream rejects because a size is 0 is rejected by this crate for that
