@@ -151,72 +151,6 @@ pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), ChainError> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::pseudonym::PersonRef;
-
-    fn sample() -> AuditEntry {
-        let mut e = AuditEntry {
-            tenant: "kepri".into(),
-            case_id: "c-1".into(),
-            seq: 1,
-            service: "batam-domisili".into(),
-            definition_version: 1,
-            calendar_version: None,
-            event: EventKind::Submitted {
-                service: "batam-domisili".into(),
-                definition_version: 1,
-                unit: "21.71.10.1001".into(),
-                applicant: PersonRef("p:ab".into()),
-                conditions: ["pendatang".to_owned()].into(),
-                filled: ["keperluan".to_owned()].into(),
-                to: "verifikasi".into(),
-                skipped: vec![],
-            },
-            actor: ActorRecord {
-                kind: "applicant".into(),
-                id: "p:ab".into(),
-                ..ActorRecord::default()
-            },
-            legal_basis: None,
-            at: "2026-03-17T02:00:00Z".parse().unwrap(),
-            due: Some(Due {
-                calendar: "1@0123456789abcdef".into(),
-                due_at: Some("2026-03-17T09:00:00Z".parse().unwrap()),
-                step_due_at: None,
-            }),
-            payload_digest: Some("00".repeat(32)),
-            prev_hash: GENESIS.into(),
-            hash: String::new(),
-        };
-        e.hash = e.compute_hash();
-        e
-    }
-
-    /// Golden: the canonical encoding and hash of a fixed entry. If this fails, the encoding
-    /// changed and every stored chain would stop verifying: version the domain prefix instead.
-    #[test]
-    fn canonical_encoding_is_pinned() {
-        let e = sample();
-        insta::assert_snapshot!(String::from_utf8(e.canonical()).unwrap());
-        insta::assert_snapshot!(e.hash);
-    }
-
-    #[test]
-    fn any_change_breaks_the_chain() {
-        let mut a = sample();
-        let mut b = sample();
-        b.seq = 2;
-        b.prev_hash = a.hash.clone();
-        b.hash = b.compute_hash();
-        assert!(verify_chain(&[a.clone(), b.clone()]).is_ok());
-        a.at = "2026-03-17T02:00:01Z".parse().unwrap();
-        assert!(verify_chain(&[a.clone(), b.clone()]).is_err());
-        assert!(verify_chain(&[b]).is_err());
-    }
-}
-
 /// One line describing an entry for people, in Indonesian, with who acted for whom
 /// ("Dewi Anggraini, Plh. Lurah, atas nama Ahmad Fauzi, berdasarkan mandat 800/12/…").
 pub fn describe(entry: &AuditEntry, config: &crate::model::Config) -> String {
@@ -350,4 +284,70 @@ pub fn describe(entry: &AuditEntry, config: &crate::model::Config) -> String {
         }
     };
     format!("#{} {local} · {who}: {what}", entry.seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pseudonym::PersonRef;
+
+    fn sample() -> AuditEntry {
+        let mut e = AuditEntry {
+            tenant: "kepri".into(),
+            case_id: "c-1".into(),
+            seq: 1,
+            service: "batam-domisili".into(),
+            definition_version: 1,
+            calendar_version: None,
+            event: EventKind::Submitted {
+                service: "batam-domisili".into(),
+                definition_version: 1,
+                unit: "21.71.10.1001".into(),
+                applicant: PersonRef("p:ab".into()),
+                conditions: ["pendatang".to_owned()].into(),
+                filled: ["keperluan".to_owned()].into(),
+                to: "verifikasi".into(),
+                skipped: vec![],
+            },
+            actor: ActorRecord {
+                kind: "applicant".into(),
+                id: "p:ab".into(),
+                ..ActorRecord::default()
+            },
+            legal_basis: None,
+            at: "2026-03-17T02:00:00Z".parse().unwrap(),
+            due: Some(Due {
+                calendar: "1@0123456789abcdef".into(),
+                due_at: Some("2026-03-17T09:00:00Z".parse().unwrap()),
+                step_due_at: None,
+            }),
+            payload_digest: Some("00".repeat(32)),
+            prev_hash: GENESIS.into(),
+            hash: String::new(),
+        };
+        e.hash = e.compute_hash();
+        e
+    }
+
+    /// Golden: the canonical encoding and hash of a fixed entry. If this fails, the encoding
+    /// changed and every stored chain would stop verifying: version the domain prefix instead.
+    #[test]
+    fn canonical_encoding_is_pinned() {
+        let e = sample();
+        insta::assert_snapshot!(String::from_utf8(e.canonical()).unwrap());
+        insta::assert_snapshot!(e.hash);
+    }
+
+    #[test]
+    fn any_change_breaks_the_chain() {
+        let mut a = sample();
+        let mut b = sample();
+        b.seq = 2;
+        b.prev_hash = a.hash.clone();
+        b.hash = b.compute_hash();
+        assert!(verify_chain(&[a.clone(), b.clone()]).is_ok());
+        a.at = "2026-03-17T02:00:01Z".parse().unwrap();
+        assert!(verify_chain(&[a.clone(), b.clone()]).is_err());
+        assert!(verify_chain(&[b]).is_err());
+    }
 }

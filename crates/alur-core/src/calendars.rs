@@ -50,7 +50,7 @@ impl Calendars {
             by_unit.push((o.unit.clone(), Arc::new(cal), label));
         }
         // Longest prefix first, so the most specific override wins.
-        by_unit.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        by_unit.sort_by_key(|u| std::cmp::Reverse(u.0.len()));
         let default_label = default.version().to_string();
         Ok(Self {
             config,

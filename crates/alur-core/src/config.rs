@@ -928,7 +928,7 @@ pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
                     }
                 }
             }
-            for (setting, _) in &u.settings {
+            for setting in u.settings.keys() {
                 let used = services.values().any(|d| {
                     d.steps
                         .iter()

@@ -1189,7 +1189,7 @@ fn fire(
     let parent_supervisor = || {
         let role = def.escalate_to.as_ref()?;
         let unit = step_unit(ctx.regions, &case.unit, step)?;
-        let parent = ctx.regions.get(&unit)?.parent.clone()?;
+        let parent = ctx.regions.get(unit)?.parent.clone()?;
         Some(format!("{role}@{parent}"))
     };
     let mut parts = kind.split(':');
@@ -1220,7 +1220,7 @@ fn fire(
                     .values()
                     .find(|o| {
                         Some(&o.id) != case.assignee.as_ref()
-                            && entitlement(ctx, &o.id, role, &unit, now).is_some()
+                            && entitlement(ctx, &o.id, role, unit, now).is_some()
                     })
                     .map(|o| o.id.clone());
                 ev(EventKind::Breached {

@@ -49,7 +49,7 @@ impl Category {
 }
 
 /// A role officers hold at a unit (operator, kasi, lurah, …).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Role {
     /// Identifier used in service definitions.
     pub id: String,
@@ -60,7 +60,7 @@ pub struct Role {
 }
 
 /// An officer's post: a role at a unit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Post {
     /// Role id.
     pub role: String,
@@ -69,7 +69,7 @@ pub struct Post {
 }
 
 /// An officer (civil servant or village official).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Officer {
     /// Stable identifier (also the actor pseudonym in the audit log).
     pub id: String,
@@ -105,7 +105,7 @@ impl MandateKind {
 }
 
 /// A dated delegation: `holder` acts in `role` at `unit` on behalf of `principal`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mandate {
     /// Identifier.
     pub id: String,
@@ -128,7 +128,7 @@ pub struct Mandate {
 }
 
 /// A document the applicant must bring (persyaratan).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Requirement {
     /// Identifier.
     pub id: String,
@@ -139,7 +139,7 @@ pub struct Requirement {
 }
 
 /// A yes/no question about the applicant that makes some requirements apply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {
     /// Identifier.
     pub id: String,
@@ -148,7 +148,7 @@ pub struct Condition {
 }
 
 /// A form field the applicant or officer fills.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Field {
     /// Identifier.
     pub id: String,
@@ -157,7 +157,7 @@ pub struct Field {
 }
 
 /// The fee (biaya/tarif).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fee {
     /// Amount in rupiah; 0 means free.
     pub amount: u64,
@@ -166,7 +166,7 @@ pub struct Fee {
 }
 
 /// How long an issued product stays valid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Validity {
     /// A number of calendar days.
     Days(u32),
@@ -191,7 +191,7 @@ impl Validity {
 }
 
 /// The product of the service (produk pelayanan).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
     /// Name of the output ("Surat Keterangan Domisili").
     pub name: String,
@@ -202,7 +202,7 @@ pub struct Product {
 }
 
 /// A complaint channel (penanganan pengaduan).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComplaintChannel {
     /// Name ("LAPOR! (SP4N)").
     pub name: String,
@@ -211,7 +211,7 @@ pub struct ComplaintChannel {
 }
 
 /// A complaint response tier (ringan ≤ 2 hari kerja, …).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComplaintTier {
     /// Identifier.
     pub id: String,
@@ -222,7 +222,7 @@ pub struct ComplaintTier {
 }
 
 /// The kind of a step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StepKind {
     /// One officer of the allowed roles acts.
     Task,
@@ -233,7 +233,7 @@ pub enum StepKind {
 }
 
 /// How an approval step completes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ApprovalRule {
     /// Each role approves in this order.
     Chain(Vec<String>),
@@ -247,7 +247,7 @@ pub enum ApprovalRule {
 }
 
 /// Where a step is performed relative to the case's unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StepAt {
     /// At the case's own unit.
     Unit,
@@ -256,7 +256,7 @@ pub enum StepAt {
 }
 
 /// Where an action leads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Target {
     /// Another step (by index into [`ServiceDefinition::steps`]).
     Step(usize),
@@ -298,7 +298,7 @@ impl Outcome {
 }
 
 /// An action available in a step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
     /// Identifier within the step.
     pub id: String,
@@ -317,7 +317,7 @@ pub struct Action {
 }
 
 /// A step of the procedure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     /// Identifier.
     pub id: String,
@@ -340,7 +340,7 @@ pub struct Step {
 }
 
 /// A step that a unit switches on or off.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OptionalStep {
     /// Unit setting key.
     pub setting: String,
@@ -351,14 +351,14 @@ pub struct OptionalStep {
 }
 
 /// A separation-of-duties rule: no person may act in more than one of these steps on one case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Separation {
     /// Step indexes.
     pub steps: Vec<usize>,
 }
 
 /// Where the service clock starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClockStart {
     /// At submission.
     Submitted,
@@ -367,7 +367,7 @@ pub enum ClockStart {
 }
 
 /// A validated, versioned service definition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceDefinition {
     /// Identifier.
     pub id: String,
@@ -457,7 +457,7 @@ impl ServiceDefinition {
 }
 
 /// Per-unit settings and service offering.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct UnitConfig {
     /// Unit code.
     pub code: String,
@@ -468,7 +468,7 @@ pub struct UnitConfig {
 }
 
 /// The tenant (a regency, city or province running `alur`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tenant {
     /// Identifier.
     pub id: String,

@@ -325,6 +325,36 @@ fn split_csv(line: &str) -> Vec<String> {
     out
 }
 
+/// The IANA time zone of a region by its province code: WIB (`Asia/Jakarta`, `Asia/Pontianak` for
+/// West and Central Kalimantan), WITA (`Asia/Makassar`) or WIT (`Asia/Jayapura`).
+pub fn default_time_zone(code: &str) -> &'static str {
+    let province: u32 = code
+        .split('.')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    match province {
+        61 | 62 => "Asia/Pontianak",
+        51..=53 | 63..=65 | 71..=76 => "Asia/Makassar",
+        81 | 82 | 91..=99 => "Asia/Jayapura",
+        _ => "Asia/Jakarta",
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+
+    #[test]
+    fn provinces_map_to_their_zones() {
+        assert_eq!(default_time_zone("21.71.10.1001"), "Asia/Jakarta"); // Kepri, WIB
+        assert_eq!(default_time_zone("51.71"), "Asia/Makassar"); // Bali, WITA
+        assert_eq!(default_time_zone("61"), "Asia/Pontianak"); // Kalbar, WIB
+        assert_eq!(default_time_zone("64.72"), "Asia/Makassar"); // Kaltim, WITA
+        assert_eq!(default_time_zone("94.71"), "Asia/Jayapura"); // Papua, WIT
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,35 +395,5 @@ mod tests {
         assert!(code_within("21.71", "21.71"));
         assert!(!code_within("21.711", "21.71"));
         assert!(!code_within("21", "21.71"));
-    }
-}
-
-/// The IANA time zone of a region by its province code: WIB (`Asia/Jakarta`, `Asia/Pontianak` for
-/// West and Central Kalimantan), WITA (`Asia/Makassar`) or WIT (`Asia/Jayapura`).
-pub fn default_time_zone(code: &str) -> &'static str {
-    let province: u32 = code
-        .split('.')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    match province {
-        61 | 62 => "Asia/Pontianak",
-        51..=53 | 63..=65 | 71..=76 => "Asia/Makassar",
-        81 | 82 | 91..=99 => "Asia/Jayapura",
-        _ => "Asia/Jakarta",
-    }
-}
-
-#[cfg(test)]
-mod zone_tests {
-    use super::*;
-
-    #[test]
-    fn provinces_map_to_their_zones() {
-        assert_eq!(default_time_zone("21.71.10.1001"), "Asia/Jakarta"); // Kepri, WIB
-        assert_eq!(default_time_zone("51.71"), "Asia/Makassar"); // Bali, WITA
-        assert_eq!(default_time_zone("61"), "Asia/Pontianak"); // Kalbar, WIB
-        assert_eq!(default_time_zone("64.72"), "Asia/Makassar"); // Kaltim, WITA
-        assert_eq!(default_time_zone("94.71"), "Asia/Jayapura"); // Papua, WIT
     }
 }

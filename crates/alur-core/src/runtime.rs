@@ -491,18 +491,24 @@ impl<S: Store> Engine<S> {
     ) -> Result<Transition, Error> {
         let tenant = self.config.tenant.id.clone();
         let mut prev = match &case {
-            Some(_) => self
-                .store
-                .entries(&tenant, case_id)
-                .await?
-                .last()
-                .map(|e| e.hash.clone())
-                .ok_or_else(|| {
-                    Error::new(
+            Some(c) => match self.store.head(&tenant, case_id).await? {
+                Some((seq, hash)) if seq == c.version => hash,
+                Some((seq, _)) => {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!(
+                            "case `{case_id}` is at version {} but its chain at entry {seq}; reload it",
+                            c.version
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(Error::new(
                         ErrorKind::Storage,
                         format!("case `{case_id}` has no audit entries"),
-                    )
-                })?,
+                    ));
+                }
+            },
             None => GENESIS.to_owned(),
         };
         let before = case.clone();

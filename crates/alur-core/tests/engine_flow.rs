@@ -332,3 +332,14 @@ async fn changed_definition_makes_a_new_version_and_running_cases_keep_theirs() 
 }
 
 use alur_core::Engine;
+
+#[test]
+fn definitions_round_trip_through_json_for_stores() {
+    let config = alur_testkit::kepri();
+    for def in config.services.values() {
+        let json = serde_json::to_string(def.as_ref()).unwrap();
+        let back: alur_core::ServiceDefinition = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, def.as_ref());
+        assert_eq!(alur_core::config::definition_digest(&back), def.digest);
+    }
+}

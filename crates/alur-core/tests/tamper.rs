@@ -8,6 +8,9 @@ use alur_core::tlog::{Auditor, Integrator};
 use alur_core::{MemoryStore, engine::Actor, engine::Command, engine::Payload};
 use alur_merkle::checkpoint::{CheckpointSigner, CheckpointVerifier};
 
+/// A mutation of one entry.
+type Mutate = fn(&mut AuditEntry);
+
 struct Export {
     entries: Vec<AuditEntry>,
     leaves: Vec<LogLeaf>,
@@ -96,7 +99,7 @@ async fn every_mutation_of_every_entry_is_detected() {
     };
     for i in 0..x.entries.len() {
         // A changed byte in each field.
-        let fields: Vec<(&str, fn(&mut AuditEntry))> = vec![
+        let fields: Vec<(&str, Mutate)> = vec![
             ("tenant", |e| flip(&mut e.tenant)),
             ("case_id", |e| flip(&mut e.case_id)),
             ("seq", |e| e.seq ^= 1),

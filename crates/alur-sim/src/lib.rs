@@ -288,6 +288,7 @@ pub async fn run<S: Store>(
     let mut day = opts.from;
     let mut day_no = 0u64;
     let mut applicants: BTreeMap<String, u64> = BTreeMap::new();
+    let mut next_timer_check = start;
     loop {
         // Arrivals of the day, at random moments within its working windows.
         if cal.is_working_day(day).unwrap_or(false) {
@@ -297,7 +298,7 @@ pub async fn run<S: Store>(
                 .to_vec();
             let minutes: i64 = windows
                 .iter()
-                .map(|w| (w.end - w.start).get_minutes() as i64)
+                .map(|w| (w.end - w.start).get_minutes())
                 .sum();
             let working_days_per_year = 245.0;
             for (i, o) in offerings.iter().enumerate() {
@@ -306,7 +307,7 @@ pub async fn run<S: Store>(
                     let mut m = rng.below(minutes.max(1) as u64) as i64;
                     let mut at = None;
                     for w in &windows {
-                        let len = (w.end - w.start).get_minutes() as i64;
+                        let len = (w.end - w.start).get_minutes();
                         if m < len {
                             let t = day.to_datetime(w.start) + SignedDuration::from_mins(m);
                             at = tz.to_timestamp(t).ok();
@@ -342,11 +343,15 @@ pub async fn run<S: Store>(
             let Some(Reverse((at, _, task))) = queue.pop() else {
                 break;
             };
+            // Timers due before this moment fire first (checked every simulated five minutes).
+            if at >= next_timer_check {
+                clock.set(at);
+                let t = scheduler.drain().await?;
+                report.timers_fired += t.fired as u64;
+                report.transitions += t.fired as u64;
+                next_timer_check = at.checked_add(SignedDuration::from_mins(5)).unwrap_or(at);
+            }
             clock.set(at);
-            // Timers due before this moment fire first.
-            let t = scheduler.drain().await?;
-            report.timers_fired += t.fired as u64;
-            report.transitions += t.fired as u64;
             match task {
                 Task::Arrive { offering, n } => {
                     let o = &offerings[offering];

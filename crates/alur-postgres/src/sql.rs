@@ -1,0 +1,291 @@
+//! The SQL this store sends. Statements are fixed text (a transition's is assembled from fixed
+//! parts) and runtime-checked; values are always bound, never formatted in.
+//!
+//! A transition is ONE statement (one round trip, its own transaction): a data-modifying CTE
+//! whose first part writes the case with the version check (`u`), and whose other parts all read
+//! `FROM u` (or `EXISTS (SELECT 1 FROM u)`), so they write nothing unless the case was written.
+//! The final `SELECT alur_commit_check(…)` raises `AL001` when `u` wrote no row and `AL002` when
+//! the fired timer was gone, which aborts the statement: PostgreSQL rolls the whole transaction
+//! back, and no further statement is ever sent on it.
+//!
+//! Lock order inside the statement is always the case row first (`u`), then its timers and inbox
+//! rows (their CTEs wait on `u`), so two transitions of one case cannot deadlock, and timer claims
+//! (`FOR UPDATE SKIP LOCKED`, timers only) never wait on a case.
+//!
+//! Parameters of the transition statement:
+//!
+//! | # | value | # | value |
+//! |---|---|---|---|
+//! | 1 | tenant | 2 | case id |
+//! | 3 | expected version | 4 | new version |
+//! | 5 | service | 6 | definition version |
+//! | 7 | unit | 8 | is open |
+//! | 9 | status (step or outcome) | 10 | submitted_ns |
+//! | 11 | due_ns | 12 | updated_ns |
+//! | 13 | case json | 14 | pending unit (inbox), NULL when none |
+//! | 15 | pending roles | 16–26 | audit entry columns (arrays) |
+//! | 27–29 | payloads (seq, digest, json) | 30–34 | outbox (id, seq, template, recipient, created_ns) |
+//! | 35–37 | timers (id, kind, fire_ns) | 38 | replace timers |
+//! | 39 | fired timer | 40–42 | idempotency (key, digest, result json) |
+//! | 43 | audit entry `due` (array) | | |
+//!
+//! Every variant binds all 43 parameters (with their types), whichever it references.
+
+/// Which optional parts a transition statement needs. Parts a transition does not use are left
+/// out of its statement (no relation opened, no plan node initialised for them); each variant is
+/// a separate prepared statement, cached per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Parts {
+    pub(crate) create: bool,
+    pub(crate) fired: bool,
+    pub(crate) replace: bool,
+    pub(crate) timers: bool,
+    pub(crate) entries: bool,
+    pub(crate) payloads: bool,
+    pub(crate) outbox: bool,
+    pub(crate) idempotency: bool,
+}
+
+/// Case creation (`expected_version == 0`): a plain INSERT; an existing case is a unique
+/// violation on `cases_pkey`, mapped to `Conflict`.
+const CREATE: &str = "
+WITH u AS (
+    INSERT INTO cases (tenant, id, version, service, definition_version, unit, is_open, status,
+                       submitted_ns, due_ns, updated_ns, body)
+    SELECT $1, $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb
+    WHERE $3::int8 = 0
+    RETURNING id
+)";
+
+/// Update with the version check.
+const UPDATE: &str = "
+WITH u AS (
+    UPDATE cases
+    SET version = $4, service = $5, definition_version = $6, unit = $7, is_open = $8, status = $9,
+        submitted_ns = $10, due_ns = $11, updated_ns = $12, body = $13::jsonb
+    WHERE tenant = $1 AND id = $2 AND version = $3
+    RETURNING id
+)";
+
+/// The fired timer must still be there: deleted here, counted by the final check.
+const FIRED: &str = ",
+ft AS (
+    DELETE FROM timers
+    WHERE tenant = $1 AND case_id = $2 AND id = $39::text AND EXISTS (SELECT 1 FROM u)
+    RETURNING id
+)";
+
+/// `replace_timers`: the case's other timers go (the fired one is `ft`'s).
+const REPLACE: &str = ",
+rt AS (
+    DELETE FROM timers
+    WHERE tenant = $1 AND case_id = $2 AND id IS DISTINCT FROM $39::text
+      AND EXISTS (SELECT 1 FROM u)
+)";
+
+/// New timers. A timer set again under the same id (possibly one `rt` drops in this very
+/// statement) is an upsert without lease, whatever order PostgreSQL runs the CTEs in.
+const TIMERS_HEAD: &str = ",
+ti AS (
+    INSERT INTO timers AS t (tenant, case_id, id, kind, fire_ns)
+    SELECT $1, $2, x.id, x.kind, x.fire_ns
+    FROM u, unnest($35::text[], $36::text[], $37::int8[]) AS x(id, kind, fire_ns)";
+/// Re-setting the fired timer: wait for `ft` to have deleted it first.
+const TIMERS_AFTER_FIRED: &str = "
+    WHERE (SELECT count(*) FROM ft) >= 0";
+const TIMERS_TAIL: &str = "
+    ON CONFLICT (tenant, case_id, id) DO UPDATE
+    SET kind = EXCLUDED.kind, fire_ns = EXCLUDED.fire_ns, lease_owner = NULL, lease_until_ns = NULL
+)";
+
+const PART_ENTRIES: &str = ",
+ae AS (
+    INSERT INTO audit_entries (tenant, case_id, seq, service, definition_version, calendar_version,
+                               event, actor, legal_basis, at_ns, due, payload_digest, prev_hash,
+                               hash)
+    SELECT $1, $2, x.seq, x.service, x.dv, x.cv, x.ev::jsonb, x.ac::jsonb, x.lb, x.at_ns,
+           x.due::jsonb, x.pd, x.ph, x.h
+    FROM u, unnest($16::int8[], $17::text[], $18::int4[], $19::text[], $20::text[], $21::text[],
+                   $22::text[], $23::int8[], $24::text[], $25::text[], $26::text[], $43::text[])
+            AS x(seq, service, dv, cv, ev, ac, lb, at_ns, pd, ph, h, due)
+)";
+
+const PART_PAYLOADS: &str = ",
+pl AS (
+    INSERT INTO payloads (tenant, case_id, seq, digest, body)
+    SELECT $1, $2, x.seq, x.digest, x.body::jsonb
+    FROM u, unnest($27::int8[], $28::text[], $29::text[]) AS x(seq, digest, body)
+)";
+
+const PART_OUTBOX: &str = ",
+ob AS (
+    INSERT INTO outbox (tenant, id, case_id, seq, template, recipient, created_ns)
+    SELECT $1, x.id, $2, x.seq, x.template, x.recipient, x.created_ns
+    FROM u, unnest($30::text[], $31::int8[], $32::text[], $33::text[], $34::int8[])
+            WITH ORDINALITY AS x(id, seq, template, recipient, created_ns, ord)
+    ORDER BY x.ord
+)";
+
+const PART_IDEMPOTENCY: &str = ",
+ik AS (
+    INSERT INTO idempotency (tenant, key, command_digest, result)
+    SELECT $1, $40::text, $41::text, $42::jsonb FROM u
+)";
+
+/// Inbox rows follow the case's pending (unit, roles): rows no longer pending go, rows still
+/// pending get the new deadline, new ones come. The three sets are disjoint, so the primary key
+/// holds whatever order PostgreSQL runs them in; an unchanged inbox writes nothing.
+const PART_INBOX: &str = ",
+ib_del AS (
+    DELETE FROM inbox i
+    WHERE i.tenant = $1 AND i.case_id = $2 AND EXISTS (SELECT 1 FROM u)
+      AND (i.unit = $14::text AND i.role = ANY ($15::text[])) IS NOT TRUE
+),
+ib_upd AS (
+    UPDATE inbox i SET due_ns = $11, submitted_ns = $10
+    WHERE i.tenant = $1 AND i.case_id = $2 AND EXISTS (SELECT 1 FROM u)
+      AND i.unit = $14::text AND i.role = ANY ($15::text[])
+      AND (i.due_ns IS DISTINCT FROM $11 OR i.submitted_ns <> $10)
+),
+ib_ins AS (
+    INSERT INTO inbox (tenant, case_id, unit, role, due_ns, submitted_ns)
+    SELECT $1, $2, $14::text, r.role, $11, $10
+    FROM u, unnest($15::text[]) AS r(role)
+    WHERE $14::text IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM inbox i
+                      WHERE i.tenant = $1 AND i.case_id = $2 AND i.unit = $14::text
+                        AND i.role = r.role)
+)";
+
+const CHECK_FIRED: &str = "
+SELECT alur_commit_check((SELECT count(*) FROM u), (SELECT count(*) FROM ft), true)";
+const CHECK: &str = "
+SELECT alur_commit_check((SELECT count(*) FROM u), 0, false)";
+
+/// The statement for a transition needing `parts`.
+pub(crate) fn transition(parts: Parts) -> String {
+    let mut sql = String::with_capacity(4096);
+    sql.push_str(if parts.create { CREATE } else { UPDATE });
+    if parts.fired {
+        sql.push_str(FIRED);
+    }
+    if parts.replace {
+        sql.push_str(REPLACE);
+    }
+    if parts.timers {
+        sql.push_str(TIMERS_HEAD);
+        if parts.fired {
+            sql.push_str(TIMERS_AFTER_FIRED);
+        }
+        sql.push_str(TIMERS_TAIL);
+    }
+    if parts.entries {
+        sql.push_str(PART_ENTRIES);
+    }
+    if parts.payloads {
+        sql.push_str(PART_PAYLOADS);
+    }
+    if parts.outbox {
+        sql.push_str(PART_OUTBOX);
+    }
+    if parts.idempotency {
+        sql.push_str(PART_IDEMPOTENCY);
+    }
+    sql.push_str(PART_INBOX);
+    sql.push_str(if parts.fired { CHECK_FIRED } else { CHECK });
+    sql
+}
+
+/// Register a definition's content: the existing version for a known digest, else latest + 1.
+pub(crate) const PUT_DEFINITION: &str = "
+WITH ex AS (
+    SELECT version FROM definitions WHERE tenant = $1 AND id = $2 AND digest = $3
+),
+ins AS (
+    INSERT INTO definitions (tenant, id, version, digest, body)
+    SELECT $1, $2,
+           COALESCE((SELECT max(version) FROM definitions WHERE tenant = $1 AND id = $2), 0) + 1,
+           $3, $4::jsonb
+    WHERE NOT EXISTS (SELECT 1 FROM ex)
+    RETURNING version
+)
+SELECT version FROM ex UNION ALL SELECT version FROM ins";
+
+pub(crate) const DEFINITION_DIGEST: &str =
+    "SELECT digest FROM definitions WHERE tenant = $1 AND id = $2 AND version = $3";
+
+pub(crate) const CASE: &str = "SELECT body::text FROM cases WHERE tenant = $1 AND id = $2";
+
+pub(crate) const ENTRIES: &str = "
+SELECT seq, service, definition_version, calendar_version, event::text, actor::text, legal_basis,
+       at_ns, payload_digest, prev_hash, hash, due::text
+FROM audit_entries WHERE tenant = $1 AND case_id = $2 ORDER BY seq";
+
+pub(crate) const CHAIN_HEAD: &str = "
+SELECT seq, hash FROM audit_entries WHERE tenant = $1 AND case_id = $2 ORDER BY seq DESC LIMIT 1";
+
+pub(crate) const PAYLOAD: &str =
+    "SELECT body::text FROM payloads WHERE tenant = $1 AND case_id = $2 AND seq = $3";
+
+pub(crate) const ERASE_PAYLOAD: &str =
+    "DELETE FROM payloads WHERE tenant = $1 AND case_id = $2 AND seq = $3";
+
+pub(crate) const IDEMPOTENCY: &str =
+    "SELECT command_digest, result::text FROM idempotency WHERE tenant = $1 AND key = $2";
+
+/// Each post is an index range scan of `inbox_post` (at most `limit` rows), merged.
+pub(crate) const INBOX: &str = "
+SELECT c.body::text
+FROM (
+    SELECT DISTINCT ON (x.case_id) x.case_id, x.due_ns, x.submitted_ns
+    FROM unnest($2::text[], $3::text[]) AS p(role, unit)
+    CROSS JOIN LATERAL (
+        SELECT i.case_id, i.due_ns, i.submitted_ns
+        FROM inbox i
+        WHERE i.tenant = $1 AND i.unit = p.unit AND i.role = p.role
+        ORDER BY i.due_ns ASC NULLS LAST, i.submitted_ns, i.case_id
+        LIMIT $4
+    ) AS x
+) AS m
+JOIN cases c ON c.tenant = $1 AND c.id = m.case_id AND c.is_open
+ORDER BY m.due_ns ASC NULLS LAST, m.submitted_ns, m.case_id
+LIMIT $4";
+
+pub(crate) const RECORD_DENIAL: &str = "
+INSERT INTO denials (tenant, case_id, actor, command, reason, at_ns)
+VALUES ($1, $2, $3, $4, $5, $6)";
+
+pub(crate) const DENIALS: &str = "
+SELECT case_id, actor, command, reason, at_ns FROM denials WHERE tenant = $1 ORDER BY pos";
+
+pub(crate) const PENDING_OUTBOX: &str = "
+SELECT id, case_id, seq, template, recipient, created_ns
+FROM outbox WHERE tenant = $1 AND delivered_ns IS NULL ORDER BY pos LIMIT $2";
+
+pub(crate) const TIMERS: &str = "
+SELECT case_id, id, kind, fire_ns FROM timers
+WHERE tenant = $1 AND case_id = $2 ORDER BY fire_ns, id";
+
+/// Due timers that are free (no lease, an expired one, or our own), locked with SKIP LOCKED so
+/// concurrent claimers pass each other by, then leased. Under READ COMMITTED a row whose lease
+/// another claimer committed meanwhile is re-checked against the WHERE clause and dropped.
+pub(crate) const CLAIM_TIMERS: &str = "
+WITH c AS (
+    SELECT tenant, case_id, id FROM timers
+    WHERE tenant = $1 AND fire_ns <= $2
+      AND (lease_until_ns IS NULL OR lease_until_ns <= $2 OR lease_owner = $3)
+    ORDER BY fire_ns, id
+    LIMIT $5
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE timers t SET lease_owner = $3, lease_until_ns = $4
+FROM c
+WHERE t.tenant = c.tenant AND t.case_id = c.case_id AND t.id = c.id
+RETURNING t.case_id, t.id, t.kind, t.fire_ns";
+
+/// Open cases past their deadline, from the partial index `cases_overdue`.
+pub(crate) const OVERDUE: &str = "
+SELECT id, service, unit, due_ns FROM cases
+WHERE tenant = $1 AND is_open AND due_ns IS NOT NULL AND due_ns < $2
+ORDER BY due_ns, id
+LIMIT $3";

@@ -1,0 +1,26 @@
+//! The storage conformance suite (`alur-testkit`) against PostgreSQL.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::Schema;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance() {
+    let url = require_pg!();
+    let schemas: Arc<Mutex<Vec<Schema>>> = Arc::default();
+    alur_testkit::run_all(|| {
+        let schemas = schemas.clone();
+        let url = url.clone();
+        async move {
+            let schema = Schema::new(&url);
+            let store = schema.store().await;
+            if let Ok(mut g) = schemas.lock() {
+                g.push(schema);
+            }
+            store
+        }
+    })
+    .await;
+}
