@@ -52,6 +52,9 @@ impl From<ConnectError> for StoreError {
 /// Our own SQLSTATEs, raised by the schema's functions and triggers.
 pub(crate) const VERSION_CONFLICT: &str = "AL001";
 pub(crate) const TIMER_GONE: &str = "AL002";
+/// The tenant log is not at the expected size (another integrator appended first), or a leaf
+/// names no stored entry.
+pub(crate) const LOG_CONFLICT: &str = "AL003";
 
 /// Whether an error while connecting is worth another attempt before the deadline.
 pub(crate) fn is_transient_connect(e: &sqlx::Error) -> bool {
@@ -94,7 +97,7 @@ pub(crate) fn map(e: sqlx::Error) -> StoreError {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             let message = format!("{code}: {}", db.message());
             let kind = match code.as_str() {
-                VERSION_CONFLICT | TIMER_GONE => Conflict,
+                VERSION_CONFLICT | TIMER_GONE | LOG_CONFLICT => Conflict,
                 // unique_violation: the idempotency key is its own kind; anything else (case
                 // already exists, audit sequence already taken, …) means another writer won.
                 "23505" => match db.constraint() {

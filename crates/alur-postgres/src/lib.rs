@@ -24,6 +24,12 @@
 //! * **Timers.** [`Store::claim_due_timers`] uses `FOR UPDATE SKIP LOCKED` and a lease (owner,
 //!   until); a timer under a live lease is never handed to another owner.
 //! * **Audit.** `audit_entries` refuses UPDATE, DELETE and TRUNCATE with a trigger.
+//! * **Tenant log.** `audit_entries.pos` (an identity, so the commit statement is unchanged)
+//!   records commit order; [`Store::unsequenced`] anti-joins it with `tenant_log`.
+//!   [`Store::append_log`] is one statement checking the log size and that every leaf names a
+//!   stored entry with its hash; a racing integrator gets `Conflict` (the size check, or the
+//!   primary key on `(tenant, idx)`) and writes nothing. `tenant_log` and `checkpoints` are
+//!   append-only like `audit_entries`.
 //! * **Errors.** Version mismatch, an existing case, a gone timer: `Conflict`; the idempotency
 //!   key's unique constraint: `DuplicateKey`; connection, pool and statement timeouts,
 //!   serialization failures and deadlocks: `Unavailable`; undecodable stored data: `Corrupt`.
@@ -47,8 +53,8 @@ use alur_core::audit::AuditEntry;
 use alur_core::engine::{Case, Payload, Status};
 use alur_core::model::ServiceDefinition;
 use alur_core::store::{
-    Capabilities, Denial, IdempotencyRecord, OutboxMessage, SearchQuery, Store, StoreError,
-    StoreErrorKind, Timer, Transition,
+    Capabilities, Denial, IdempotencyRecord, LogLeaf, OutboxMessage, SearchQuery, Store,
+    StoreError, StoreErrorKind, StoredCheckpoint, Timer, Transition,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -431,6 +437,11 @@ fn to_u32(v: i32) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| corrupt(format!("stored number {v} is negative")))
 }
 
+/// A position bound: values past `i64::MAX` mean "everything".
+fn clamp_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
 fn as_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
@@ -646,6 +657,37 @@ fn statement(parts: sql::Parts) -> Arc<str> {
     Arc::from(sql::transition(parts))
 }
 
+/// An audit entry from the columns of [`sql::ENTRIES`].
+fn entry_from_row(tenant: &str, case_id: &str, r: &PgRow) -> Result<AuditEntry, StoreError> {
+    Ok(AuditEntry {
+        tenant: tenant.to_owned(),
+        case_id: case_id.to_owned(),
+        seq: to_u64(get(r, 0)?)?,
+        service: get(r, 1)?,
+        definition_version: to_u32(get(r, 2)?)?,
+        calendar_version: get(r, 3)?,
+        event: from_json(get(r, 4)?, "audit event")?,
+        actor: from_json(get(r, 5)?, "audit actor")?,
+        legal_basis: get(r, 6)?,
+        at: ts(get(r, 7)?)?,
+        due: get::<Option<&str>>(r, 11)?
+            .map(|d| from_json(d, "audit due"))
+            .transpose()?,
+        payload_digest: get(r, 8)?,
+        prev_hash: get(r, 9)?,
+        hash: get(r, 10)?,
+    })
+}
+
+fn leaf_from_row(r: &PgRow) -> Result<LogLeaf, StoreError> {
+    Ok(LogLeaf {
+        index: to_u64(get(r, 0)?)?,
+        case_id: get(r, 1)?,
+        seq: to_u64(get(r, 2)?)?,
+        hash: get(r, 3)?,
+    })
+}
+
 fn timer_from_row(tenant: &str, r: &PgRow) -> Result<Timer, StoreError> {
     Ok(Timer {
         tenant: tenant.to_owned(),
@@ -659,11 +701,10 @@ fn timer_from_row(tenant: &str, r: &PgRow) -> Result<Timer, StoreError> {
 #[async_trait]
 impl Store for PostgresStore {
     fn capabilities(&self) -> Capabilities {
-        // The tenant Merkle log (`tenant_log`) is not implemented here yet.
         Capabilities {
             durable: true,
             shared: true,
-            ..Capabilities::default()
+            tenant_log: true,
         }
     }
 
@@ -805,26 +846,7 @@ impl Store for PostgresStore {
             .await
             .map_err(error::map)?;
         rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    tenant: tenant.to_owned(),
-                    case_id: case_id.to_owned(),
-                    seq: to_u64(get(r, 0)?)?,
-                    service: get(r, 1)?,
-                    definition_version: to_u32(get(r, 2)?)?,
-                    calendar_version: get(r, 3)?,
-                    event: from_json(get(r, 4)?, "audit event")?,
-                    actor: from_json(get(r, 5)?, "audit actor")?,
-                    legal_basis: get(r, 6)?,
-                    at: ts(get(r, 7)?)?,
-                    due: get::<Option<&str>>(r, 11)?
-                        .map(|d| from_json(d, "audit due"))
-                        .transpose()?,
-                    payload_digest: get(r, 8)?,
-                    prev_hash: get(r, 9)?,
-                    hash: get(r, 10)?,
-                })
-            })
+            .map(|r| entry_from_row(tenant, case_id, r))
             .collect()
     }
 
@@ -1027,5 +1049,152 @@ impl Store for PostgresStore {
             .collect::<Result<Vec<_>, _>>()?;
         timers.sort_by(|a, b| (a.fire_at, &a.id).cmp(&(b.fire_at, &b.id)));
         Ok(timers)
+    }
+
+    async fn unsequenced(&self, tenant: &str, limit: usize) -> Result<Vec<LogLeaf>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(sql::UNSEQUENCED)
+            .bind(tenant)
+            .bind(as_limit(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::map)?;
+        rows.iter()
+            .map(|r| {
+                Ok(LogLeaf {
+                    index: 0,
+                    case_id: get(r, 0)?,
+                    seq: to_u64(get(r, 1)?)?,
+                    hash: get(r, 2)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn append_log(
+        &self,
+        tenant: &str,
+        expected_size: u64,
+        leaves: &[LogLeaf],
+    ) -> Result<(), StoreError> {
+        let expected = to_i64(expected_size)?;
+        if leaves.is_empty() {
+            let size = self.log_size(tenant).await?;
+            if size != expected_size {
+                return Err(StoreError::new(
+                    StoreErrorKind::Conflict,
+                    format!("log size is {size}, expected {expected_size}"),
+                ));
+            }
+            return Ok(());
+        }
+        let case_ids: Vec<&str> = leaves.iter().map(|l| l.case_id.as_str()).collect();
+        let seqs = leaves
+            .iter()
+            .map(|l| to_i64(l.seq))
+            .collect::<Result<Vec<_>, _>>()?;
+        let hashes: Vec<&str> = leaves.iter().map(|l| l.hash.as_str()).collect();
+        sqlx::query(sql::APPEND_LOG)
+            .bind(tenant)
+            .bind(expected)
+            .bind(case_ids)
+            .bind(seqs)
+            .bind(hashes)
+            .bind(as_limit(leaves.len()))
+            .execute(&self.pool)
+            .await
+            .map_err(error::map)?;
+        Ok(())
+    }
+
+    async fn log_leaves(
+        &self,
+        tenant: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<LogLeaf>, StoreError> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(sql::LOG_LEAVES)
+            .bind(tenant)
+            .bind(clamp_i64(start))
+            .bind(clamp_i64(end))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::map)?;
+        rows.iter().map(leaf_from_row).collect()
+    }
+
+    async fn log_size(&self, tenant: &str) -> Result<u64, StoreError> {
+        let size: i64 = sqlx::query_scalar(sql::LOG_SIZE)
+            .bind(tenant)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(error::map)?;
+        to_u64(size)
+    }
+
+    async fn put_checkpoint(
+        &self,
+        tenant: &str,
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sql::PUT_CHECKPOINT)
+            .bind(tenant)
+            .bind(to_i64(checkpoint.size)?)
+            .bind(&checkpoint.note)
+            .execute(&self.pool)
+            .await
+            .map_err(error::map)?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self, tenant: &str) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let rows = sqlx::query(sql::CHECKPOINTS)
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::map)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredCheckpoint {
+                    size: to_u64(get(r, 0)?)?,
+                    note: get(r, 1)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn all_entries(
+        &self,
+        tenant: &str,
+        after: Option<(&str, u64)>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = match after {
+            None => sqlx::query(sql::ALL_ENTRIES_FIRST)
+                .bind(tenant)
+                .bind(as_limit(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(error::map)?,
+            Some((case_id, seq)) => sqlx::query(sql::ALL_ENTRIES_AFTER)
+                .bind(tenant)
+                .bind(case_id)
+                .bind(clamp_i64(seq))
+                .bind(as_limit(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(error::map)?,
+        };
+        rows.iter()
+            .map(|r| entry_from_row(tenant, get::<&str>(r, 12)?, r))
+            .collect()
     }
 }

@@ -289,3 +289,74 @@ SELECT id, service, unit, due_ns FROM cases
 WHERE tenant = $1 AND is_open AND due_ns IS NOT NULL AND due_ns < $2
 ORDER BY due_ns, id
 LIMIT $3";
+
+/// Entries no log leaf names, in commit order (`audit_entries_order`), anti-joined with the
+/// leaves by `tenant_log_entry_key`. `pos` is taken at insert time, so of two concurrent commits
+/// the later `pos` may become visible first; the anti-join (not a `pos` watermark) still picks
+/// the other up on a later call. Within a case `pos` follows `seq`. The scan passes over the
+/// tenant's sequenced entries on each call (index lookups only).
+pub(crate) const UNSEQUENCED: &str = "
+SELECT a.case_id, a.seq, a.hash
+FROM audit_entries a
+WHERE a.tenant = $1
+  AND NOT EXISTS (SELECT 1 FROM tenant_log l
+                  WHERE l.tenant = $1 AND l.case_id = a.case_id AND l.seq = a.seq)
+ORDER BY a.pos
+LIMIT $2";
+
+/// Append leaves at `$2 ..`: the size is checked and every leaf must name a stored entry with its
+/// hash (`alur_log_check` raises AL003, rolling the statement back). A racing integrator that
+/// read the same size blocks on `tenant_log_pkey` and then fails with a unique violation.
+pub(crate) const APPEND_LOG: &str = "
+WITH sz AS (
+    SELECT COALESCE((SELECT idx + 1 FROM tenant_log WHERE tenant = $1 ORDER BY idx DESC LIMIT 1), 0) AS n
+),
+x AS (
+    SELECT * FROM unnest($3::text[], $4::int8[], $5::text[]) WITH ORDINALITY AS x(case_id, seq, hash, ord)
+),
+m AS (
+    SELECT count(*) AS n FROM x
+    JOIN audit_entries a ON a.tenant = $1 AND a.case_id = x.case_id AND a.seq = x.seq
+                        AND a.hash = x.hash
+),
+ins AS (
+    INSERT INTO tenant_log (tenant, idx, case_id, seq, hash)
+    SELECT $1, $2 + x.ord - 1, x.case_id, x.seq, x.hash FROM x
+    WHERE (SELECT n FROM sz) = $2 AND (SELECT n FROM m) = $6
+    ORDER BY x.ord
+    RETURNING 1
+)
+SELECT alur_log_check((SELECT n FROM sz), $2, (SELECT n FROM m), $6) + 0 * (SELECT count(*) FROM ins)";
+
+pub(crate) const LOG_LEAVES: &str = "
+SELECT idx, case_id, seq, hash FROM tenant_log
+WHERE tenant = $1 AND idx >= $2 AND idx < $3 ORDER BY idx";
+
+/// One index lookup (`tenant_log_pkey`, backwards).
+pub(crate) const LOG_SIZE: &str = "
+SELECT COALESCE((SELECT idx + 1 FROM tenant_log WHERE tenant = $1 ORDER BY idx DESC LIMIT 1), 0)";
+
+pub(crate) const PUT_CHECKPOINT: &str = "
+INSERT INTO checkpoints (tenant, size, note) VALUES ($1, $2, $3)
+ON CONFLICT (tenant, size) DO NOTHING";
+
+pub(crate) const CHECKPOINTS: &str =
+    "SELECT size, note FROM checkpoints WHERE tenant = $1 ORDER BY size";
+
+/// Keyset pages of a tenant's entries by (case_id, seq), an index range scan of
+/// `audit_entries_pkey`; columns as [`ENTRIES`], then the case id.
+pub(crate) const ALL_ENTRIES_FIRST: &str = "
+SELECT seq, service, definition_version, calendar_version, event::text, actor::text, legal_basis,
+       at_ns, payload_digest, prev_hash, hash, due::text, case_id
+FROM audit_entries
+WHERE tenant = $1
+ORDER BY case_id, seq
+LIMIT $2";
+
+pub(crate) const ALL_ENTRIES_AFTER: &str = "
+SELECT seq, service, definition_version, calendar_version, event::text, actor::text, legal_basis,
+       at_ns, payload_digest, prev_hash, hash, due::text, case_id
+FROM audit_entries
+WHERE tenant = $1 AND (case_id, seq) > ($2::text COLLATE \"C\", $3::int8)
+ORDER BY case_id, seq
+LIMIT $4";
