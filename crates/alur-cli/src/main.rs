@@ -1,5 +1,8 @@
 //! The `alur` command.
 
+mod audit;
+mod stores;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,7 +56,115 @@ enum CalendarCmd {
 }
 
 #[derive(Subcommand)]
+enum AuditCmd {
+    /// Check every hash chain, the tenant Merkle log and its signed checkpoints.
+    Verify {
+        /// Database URL (sqlite://FILE or postgres://…).
+        #[arg(long, conflicts_with = "export")]
+        db: Option<String>,
+        /// An export directory (verified offline, no database).
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// Tenant id.
+        #[arg(long, default_value = "kepri")]
+        tenant: String,
+        /// A checkpoint kept outside the database (e.g. the province's copy).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// The tenant's verifier key (`name+id+base64`, or a file holding it), from a trusted source.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Export entries, the log and checkpoints (JSON Lines) for offline verification.
+    Export {
+        /// Database URL.
+        #[arg(long)]
+        db: String,
+        /// Tenant id.
+        #[arg(long, default_value = "kepri")]
+        tenant: String,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Inclusion proofs of a case's entries under the latest checkpoint.
+    Prove {
+        /// Database URL.
+        #[arg(long)]
+        db: String,
+        /// Tenant id.
+        #[arg(long, default_value = "kepri")]
+        tenant: String,
+        /// Case id.
+        #[arg(long)]
+        case: String,
+    },
+    /// A case's history for people (Indonesian), with who acted for whom.
+    Case {
+        /// Database URL.
+        #[arg(long)]
+        db: String,
+        /// Configuration directory (names of officers, roles and steps).
+        #[arg(long, default_value = "examples/config/kepri")]
+        config: PathBuf,
+        /// Case id.
+        #[arg(long)]
+        case: String,
+    },
+    /// Append new entries to the tenant log, sign a checkpoint, keep it and export it.
+    Checkpoint {
+        /// Database URL.
+        #[arg(long)]
+        db: String,
+        /// Tenant id.
+        #[arg(long, default_value = "kepri")]
+        tenant: String,
+        /// Signing key file (or set ALUR_CHECKPOINT_KEY).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Directory to export the checkpoint to.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Create a checkpoint signing key (written to FILE) and print its verifier key.
+    Keygen {
+        /// Key name, e.g. the tenant's domain.
+        #[arg(long, default_value = "alur-kepri")]
+        name: String,
+        /// File for the private key (created with mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum Cmd {
+    /// Simulate a region's offices through the real engine and store (deterministic by seed).
+    Simulate {
+        /// Configuration directory.
+        #[arg(long, default_value = "examples/config/kepri")]
+        config: PathBuf,
+        /// Database URL (sqlite://FILE, postgres://…, memory:).
+        #[arg(long, default_value = "sqlite://alur.db")]
+        db: String,
+        /// First day (YYYY-MM-DD).
+        #[arg(long, default_value = "2026-03-02")]
+        from: String,
+        /// Last day (YYYY-MM-DD).
+        #[arg(long, default_value = "2026-03-06")]
+        to: String,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Applications per year across the tenant.
+        #[arg(long, default_value_t = 1_000_000)]
+        cases_per_year: u64,
+    },
+    /// Tamper-evident audit log: verify, export, prove, case history, checkpoints.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCmd,
+    },
     /// Working-day calendar: due times and the yearly calendar.
     Calendar {
         #[command(subcommand)]
@@ -131,9 +242,169 @@ fn calendar(cmd: CalendarCmd) -> Result<String, String> {
     }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+fn report(r: Result<String, String>) -> ExitCode {
+    match r {
+        Ok(out) => {
+            println!("{}", out.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn audit_cmd(cmd: AuditCmd) -> Result<String, String> {
+    match cmd {
+        AuditCmd::Verify {
+            db,
+            export,
+            tenant,
+            checkpoint,
+            key,
+        } => match (db, export) {
+            (_, Some(dir)) => audit::verify_export(&dir, key.as_deref(), checkpoint.as_deref()),
+            (Some(db), None) => {
+                let store = stores::open(&db).await?;
+                audit::verify_db(
+                    store.as_ref(),
+                    &tenant,
+                    key.as_deref(),
+                    checkpoint.as_deref(),
+                )
+                .await
+            }
+            (None, None) => Err("give --db URL or --export DIR".into()),
+        },
+        AuditCmd::Export { db, tenant, out } => {
+            let store = stores::open(&db).await?;
+            audit::export(store.as_ref(), &tenant, &out).await
+        }
+        AuditCmd::Prove { db, tenant, case } => {
+            let store = stores::open(&db).await?;
+            audit::prove(store.as_ref(), &tenant, &case).await
+        }
+        AuditCmd::Case { db, config, case } => {
+            let config = alur_core::load_dir(&config).map_err(|e| e.to_string())?;
+            let store = stores::open(&db).await?;
+            audit::case(store.as_ref(), &config, &case).await
+        }
+        AuditCmd::Checkpoint {
+            db,
+            tenant,
+            key_file,
+            out,
+        } => {
+            let store = stores::open(&db).await?;
+            audit::checkpoint(store.as_ref(), &tenant, key_file.as_deref(), out.as_deref()).await
+        }
+        AuditCmd::Keygen { name, out } => {
+            let (secret, public) = audit::keygen(&name)?;
+            write_secret(&out, &secret)?;
+            Ok(format!(
+                "private key written to {} (keep it secret; point ALUR_CHECKPOINT_KEY or --key-file at it)\nverifier key (give this to auditors): {public}",
+                out.display()
+            ))
+        }
+    }
+}
+
+fn write_secret(path: &std::path::Path, secret: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(|e| {
+        format!(
+            "cannot create {}: {e} (it must not exist yet)",
+            path.display()
+        )
+    })?;
+    f.write_all(secret.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+async fn simulate(
+    config: PathBuf,
+    db: String,
+    from: String,
+    to: String,
+    seed: u64,
+    cases_per_year: u64,
+) -> Result<String, String> {
+    let config = alur_core::load_dir(&config).map_err(|e| e.to_string())?;
+    let date = |s: &str, flag: &str| {
+        s.parse::<jiff::civil::Date>()
+            .map_err(|e| format!("--{flag} `{s}` is not a date (YYYY-MM-DD): {e}"))
+    };
+    let opts = alur_sim::Options {
+        from: date(&from, "from")?,
+        to: date(&to, "to")?,
+        seed,
+        cases_per_year,
+        ..alur_sim::Options::default()
+    };
+    // Synthetic data: the NORMAL profile (a crash may lose the last commits, never consistency).
+    let store = stores::open_with(&db, alur_sqlite::Durability::Normal).await?;
+    let started = std::time::Instant::now();
+    let (r, _) = alur_sim::run(config, store, &opts, |day, total, r| {
+        let width = 30;
+        let done = (day * width / total.max(1)) as usize;
+        eprint!(
+            "\r[{}{}] hari {day}/{total}  perkara {}  transisi {}",
+            "#".repeat(done),
+            ".".repeat(width as usize - done),
+            r.cases,
+            r.transitions
+        );
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    eprintln!();
+    let secs = started.elapsed().as_secs_f64();
+    Ok(format!(
+        "simulated {from}..{to} (seed {seed}) into {db}\ncases: {}  transitions: {}  completed: {}  refused: {}  returned to applicant: {}  timers fired: {}\nelapsed: {secs:.1} s  rate: {:.0} transitions/s",
+        r.cases,
+        r.transitions,
+        r.completed,
+        r.rejected,
+        r.returned,
+        r.timers_fired,
+        r.transitions as f64 / secs.max(1e-9)
+    ))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Cmd::Audit { command } => match runtime() {
+            Ok(rt) => report(rt.block_on(audit_cmd(command))),
+            Err(e) => report(Err(e)),
+        },
+        Cmd::Simulate {
+            config,
+            db,
+            from,
+            to,
+            seed,
+            cases_per_year,
+        } => match runtime() {
+            Ok(rt) => report(rt.block_on(simulate(config, db, from, to, seed, cases_per_year))),
+            Err(e) => report(Err(e)),
+        },
         Cmd::Calendar { command } => match calendar(command) {
             Ok(out) => {
                 print!("{out}");

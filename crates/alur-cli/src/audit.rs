@@ -1,0 +1,322 @@
+//! `alur audit …`: verify, export, prove, case history, checkpoints and keys.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use alur_core::audit::AuditEntry;
+use alur_core::store::{LogLeaf, Store, StoredCheckpoint};
+use alur_core::tlog::{self, AuditSummary, Auditor, Integrator};
+use alur_merkle::checkpoint::{CheckpointSigner, CheckpointVerifier};
+
+/// Load the checkpoint signing key: `ALUR_CHECKPOINT_KEY`, or a key file (never TOML).
+pub fn load_signer(file: Option<&Path>) -> Result<CheckpointSigner, String> {
+    let text = match (std::env::var("ALUR_CHECKPOINT_KEY"), file) {
+        (Ok(v), _) if !v.trim().is_empty() => v,
+        (_, Some(p)) => std::fs::read_to_string(p)
+            .map_err(|e| format!("cannot read the checkpoint key file {}: {e}", p.display()))?,
+        _ => {
+            return Err(
+                "no checkpoint key: set ALUR_CHECKPOINT_KEY or pass --key-file (create one with `alur audit keygen`)".into(),
+            );
+        }
+    };
+    CheckpointSigner::from_signer_key(text.trim())
+        .map_err(|e| format!("invalid checkpoint key: {e}"))
+}
+
+/// Parse a verifier key given inline (`name+id+base64`) or as a file holding it.
+pub fn load_verifier(arg: &str) -> Result<CheckpointVerifier, String> {
+    let text = if Path::new(arg).is_file() {
+        std::fs::read_to_string(arg).map_err(|e| format!("cannot read {arg}: {e}"))?
+    } else {
+        arg.to_owned()
+    };
+    text.trim()
+        .parse()
+        .map_err(|e| format!("invalid verifier key: {e}"))
+}
+
+/// Create a signing key; returns (signer key text, verifier key text).
+pub fn keygen(name: &str) -> Result<(String, String), String> {
+    let mut seed = [0u8; 32];
+    let mut f =
+        std::fs::File::open("/dev/urandom").map_err(|e| format!("no randomness source: {e}"))?;
+    std::io::Read::read_exact(&mut f, &mut seed)
+        .map_err(|e| format!("no randomness source: {e}"))?;
+    let s = CheckpointSigner::from_seed(name, &seed).map_err(|e| e.to_string())?;
+    Ok((s.to_signer_key().to_string(), s.verifier().to_string()))
+}
+
+/// Write a checkpoint outside the database: `<dir>/checkpoint-<size>.txt` and `<dir>/latest.txt`.
+pub fn write_checkpoint(dir: &Path, c: &StoredCheckpoint) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(format!("checkpoint-{:012}.txt", c.size)), &c.note)?;
+    let tmp = dir.join("latest.txt.tmp");
+    std::fs::write(&tmp, &c.note)?;
+    std::fs::rename(tmp, dir.join("latest.txt"))
+}
+
+/// Sequence new entries into the tenant log, sign a checkpoint, keep it and export it.
+pub async fn checkpoint(
+    store: &dyn Store,
+    tenant: &str,
+    key: Option<&Path>,
+    out: Option<&Path>,
+) -> Result<String, String> {
+    let signer = load_signer(key)?;
+    let mut integ = Integrator::new(tenant, Some(signer));
+    let appended = integ
+        .integrate(store, 10_000)
+        .await
+        .map_err(|e| e.to_string())?;
+    let c = integ.checkpoint(store).await.map_err(|e| e.to_string())?;
+    if let Some(dir) = out {
+        write_checkpoint(dir, &c)
+            .map_err(|e| format!("cannot write the checkpoint to {}: {e}", dir.display()))?;
+    }
+    Ok(format!(
+        "{appended} entries appended; checkpoint of {} entries signed\n{}",
+        c.size, c.note
+    ))
+}
+
+fn summary_text(s: &AuditSummary) -> String {
+    let mut t = format!(
+        "OK: {} entries in {} case chains, {} log leaves, {} signed checkpoints verified",
+        s.entries, s.cases, s.leaves, s.checkpoints
+    );
+    if s.unsequenced > 0 {
+        t.push_str(&format!(
+            "; {} newer entries not yet under a checkpoint",
+            s.unsequenced
+        ));
+    }
+    t
+}
+
+/// Verify from the database.
+pub async fn verify_db(
+    store: &dyn Store,
+    tenant: &str,
+    key: Option<&str>,
+    checkpoint: Option<&Path>,
+) -> Result<String, String> {
+    let verifier = key.map(load_verifier).transpose()?;
+    let external = checkpoint
+        .map(std::fs::read_to_string)
+        .transpose()
+        .map_err(|e| format!("cannot read the checkpoint: {e}"))?;
+    if external.is_some() && verifier.is_none() {
+        return Err("--checkpoint needs --key (the verifier key, from a trusted source)".into());
+    }
+    let started = std::time::Instant::now();
+    let mut last = std::time::Instant::now();
+    let result = tlog::verify_store(
+        store,
+        tenant,
+        verifier.as_ref(),
+        external.as_deref(),
+        false,
+        |n| {
+            if last.elapsed().as_millis() > 500 {
+                eprint!("\r{n} entries checked");
+                last = std::time::Instant::now();
+            }
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    eprint!("\r");
+    match result {
+        Ok(s) => {
+            let secs = started.elapsed().as_secs_f64();
+            Ok(format!(
+                "{} ({:.0} entries/s)",
+                summary_text(&s),
+                s.entries as f64 / secs.max(1e-9)
+            ))
+        }
+        Err(f) => Err(format!("FAILED: {f}")),
+    }
+}
+
+/// Export entries, log and checkpoints as JSON Lines and text files.
+pub async fn export(store: &dyn Store, tenant: &str, out: &Path) -> Result<String, String> {
+    std::fs::create_dir_all(out.join("checkpoints"))
+        .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let io = |e: std::io::Error| format!("cannot write the export: {e}");
+    let mut w =
+        std::io::BufWriter::new(std::fs::File::create(out.join("entries.jsonl")).map_err(io)?);
+    let mut after: Option<(String, u64)> = None;
+    let mut n = 0u64;
+    loop {
+        let page = store
+            .all_entries(
+                tenant,
+                after.as_ref().map(|(c, s)| (c.as_str(), *s)),
+                50_000,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            serde_json::to_writer(&mut w, e).map_err(|e| e.to_string())?;
+            w.write_all(b"\n").map_err(io)?;
+            n += 1;
+        }
+        after = page.last().map(|e| (e.case_id.clone(), e.seq));
+    }
+    w.flush().map_err(io)?;
+    let size = store.log_size(tenant).await.map_err(|e| e.to_string())?;
+    let leaves = store
+        .log_leaves(tenant, 0, size)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out.join("log.jsonl")).map_err(io)?);
+    for l in &leaves {
+        serde_json::to_writer(&mut w, l).map_err(|e| e.to_string())?;
+        w.write_all(b"\n").map_err(io)?;
+    }
+    w.flush().map_err(io)?;
+    let cps = store.checkpoints(tenant).await.map_err(|e| e.to_string())?;
+    for c in &cps {
+        write_checkpoint(&out.join("checkpoints"), c).map_err(io)?;
+    }
+    std::fs::write(out.join("TENANT"), tenant).map_err(io)?;
+    Ok(format!(
+        "exported {n} entries, {} log leaves and {} checkpoints of tenant {tenant} to {}",
+        leaves.len(),
+        cps.len(),
+        out.display()
+    ))
+}
+
+fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+    let f =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(
+            serde_json::from_str(&line)
+                .map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Verify an export with no database (strict: everything must be under a signed checkpoint).
+pub fn verify_export(
+    dir: &Path,
+    key: Option<&str>,
+    checkpoint: Option<&Path>,
+) -> Result<String, String> {
+    let verifier = key.map(load_verifier).transpose()?;
+    let tenant = std::fs::read_to_string(dir.join("TENANT"))
+        .map_err(|e| format!("not an alur export ({}): {e}", dir.display()))?;
+    let entries: Vec<AuditEntry> = read_jsonl(&dir.join("entries.jsonl"))?;
+    let leaves: Vec<LogLeaf> = read_jsonl(&dir.join("log.jsonl"))?;
+    let mut checkpoints = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("checkpoints"))
+        .map_err(|e| format!("cannot read the checkpoints: {e}"))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("checkpoint-"))
+        })
+        .collect();
+    files.sort();
+    for p in files {
+        let note =
+            std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        let size = note
+            .lines()
+            .nth(1)
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(u64::MAX);
+        checkpoints.push(StoredCheckpoint { size, note });
+    }
+    if verifier.is_none() {
+        return Err(
+            "verifying an export needs --key (the tenant's verifier key, from a trusted source)"
+                .into(),
+        );
+    }
+    let external = checkpoint
+        .map(std::fs::read_to_string)
+        .transpose()
+        .map_err(|e| format!("cannot read the checkpoint: {e}"))?;
+    let mut a = Auditor::new(tenant.trim());
+    for e in &entries {
+        a.entry(e).map_err(|f| format!("FAILED: {f}"))?;
+    }
+    a.finish(
+        &leaves,
+        &checkpoints,
+        verifier.as_ref(),
+        external.as_deref(),
+        true,
+    )
+    .map(|s| summary_text(&s))
+    .map_err(|f| format!("FAILED: {f}"))
+}
+
+/// Inclusion proofs of a case's entries under the latest stored checkpoint.
+pub async fn prove(store: &dyn Store, tenant: &str, case_id: &str) -> Result<String, String> {
+    let cps = store.checkpoints(tenant).await.map_err(|e| e.to_string())?;
+    let Some(latest) = cps.last() else {
+        return Err("no checkpoint yet: run `alur audit checkpoint` first".into());
+    };
+    let proofs = tlog::prove_case(store, tenant, case_id, latest.size)
+        .await
+        .map_err(|e| e.to_string())?;
+    if proofs.is_empty() {
+        return Err(format!(
+            "case {case_id} has no entry under the latest checkpoint ({} entries)",
+            latest.size
+        ));
+    }
+    let mut out = String::new();
+    for p in &proofs {
+        out.push_str(&serde_json::to_string(p).map_err(|e| e.to_string())?);
+        out.push('\n');
+    }
+    out.push_str(&latest.note);
+    Ok(out)
+}
+
+/// A case's history for people, in Indonesian.
+pub async fn case(
+    store: &dyn Store,
+    config: &alur_core::Config,
+    case_id: &str,
+) -> Result<String, String> {
+    let entries = store
+        .entries(&config.tenant.id, case_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    if entries.is_empty() {
+        return Err(format!(
+            "perkara {case_id} tidak ditemukan / case {case_id} not found"
+        ));
+    }
+    let chain = match alur_core::audit::verify_chain(&entries) {
+        Ok(()) => "rantai hash utuh (hash chain intact)".to_owned(),
+        Err(e) => format!("RANTAI RUSAK (chain broken): {e}"),
+    };
+    let mut out = format!(
+        "Riwayat perkara {case_id} ({} catatan; {chain})\n",
+        entries.len()
+    );
+    for e in &entries {
+        out.push_str(&alur_core::audit::describe(e, config));
+        out.push('\n');
+    }
+    Ok(out)
+}
