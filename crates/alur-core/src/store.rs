@@ -445,9 +445,12 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
-/// A boxed store is a store (for choosing the backend at run time).
-#[async_trait]
-impl<T: Store + ?Sized> Store for Box<T> {
+/// Forwards every method to the store behind a smart pointer.
+macro_rules! forward_store {
+    ($doc:literal, $($wrapper:tt)*) => {
+        #[doc = $doc]
+        #[async_trait]
+        impl<T: Store + ?Sized> Store for $($wrapper)* {
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
     }
@@ -594,155 +597,15 @@ impl<T: Store + ?Sized> Store for Box<T> {
     ) -> Result<Vec<AuditEntry>, StoreError> {
         (**self).all_entries(tenant, after, limit).await
     }
+        }
+    };
 }
 
-/// A shared store is a store (several engines, e.g. one per tenant, over one database).
-#[async_trait]
-impl<T: Store + ?Sized> Store for std::sync::Arc<T> {
-    fn capabilities(&self) -> Capabilities {
-        (**self).capabilities()
-    }
-
-    async fn put_definition(
-        &self,
-        tenant: &str,
-        def: &ServiceDefinition,
-    ) -> Result<u32, StoreError> {
-        (**self).put_definition(tenant, def).await
-    }
-
-    async fn definition(
-        &self,
-        tenant: &str,
-        id: &str,
-        version: u32,
-    ) -> Result<Option<ServiceDefinition>, StoreError> {
-        (**self).definition(tenant, id, version).await
-    }
-
-    async fn commit(&self, t: Transition) -> Result<(), StoreError> {
-        (**self).commit(t).await
-    }
-
-    async fn case(&self, tenant: &str, case_id: &str) -> Result<Option<Case>, StoreError> {
-        (**self).case(tenant, case_id).await
-    }
-
-    async fn entries(&self, tenant: &str, case_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
-        (**self).entries(tenant, case_id).await
-    }
-
-    async fn head(&self, tenant: &str, case_id: &str) -> Result<Option<(u64, String)>, StoreError> {
-        (**self).head(tenant, case_id).await
-    }
-
-    async fn payload(
-        &self,
-        tenant: &str,
-        case_id: &str,
-        seq: u64,
-    ) -> Result<Option<Payload>, StoreError> {
-        (**self).payload(tenant, case_id, seq).await
-    }
-
-    async fn idempotency(
-        &self,
-        tenant: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        (**self).idempotency(tenant, key).await
-    }
-
-    async fn inbox(
-        &self,
-        tenant: &str,
-        posts: &[(String, String)],
-        limit: usize,
-    ) -> Result<Vec<Case>, StoreError> {
-        (**self).inbox(tenant, posts, limit).await
-    }
-
-    async fn search(&self, tenant: &str, q: &SearchQuery) -> Result<Vec<Case>, StoreError> {
-        (**self).search(tenant, q).await
-    }
-
-    async fn record_denial(&self, d: Denial) -> Result<(), StoreError> {
-        (**self).record_denial(d).await
-    }
-
-    async fn denials(&self, tenant: &str) -> Result<Vec<Denial>, StoreError> {
-        (**self).denials(tenant).await
-    }
-
-    async fn pending_outbox(
-        &self,
-        tenant: &str,
-        limit: usize,
-    ) -> Result<Vec<OutboxMessage>, StoreError> {
-        (**self).pending_outbox(tenant, limit).await
-    }
-
-    async fn timers(&self, tenant: &str, case_id: &str) -> Result<Vec<Timer>, StoreError> {
-        (**self).timers(tenant, case_id).await
-    }
-
-    async fn claim_due_timers(
-        &self,
-        tenant: &str,
-        now: Timestamp,
-        owner: &str,
-        lease_until: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<Timer>, StoreError> {
-        (**self)
-            .claim_due_timers(tenant, now, owner, lease_until, limit)
-            .await
-    }
-
-    async fn unsequenced(&self, tenant: &str, limit: usize) -> Result<Vec<LogLeaf>, StoreError> {
-        (**self).unsequenced(tenant, limit).await
-    }
-
-    async fn append_log(
-        &self,
-        tenant: &str,
-        expected_size: u64,
-        leaves: &[LogLeaf],
-    ) -> Result<(), StoreError> {
-        (**self).append_log(tenant, expected_size, leaves).await
-    }
-
-    async fn log_leaves(
-        &self,
-        tenant: &str,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<LogLeaf>, StoreError> {
-        (**self).log_leaves(tenant, start, end).await
-    }
-
-    async fn log_size(&self, tenant: &str) -> Result<u64, StoreError> {
-        (**self).log_size(tenant).await
-    }
-
-    async fn put_checkpoint(
-        &self,
-        tenant: &str,
-        checkpoint: &StoredCheckpoint,
-    ) -> Result<(), StoreError> {
-        (**self).put_checkpoint(tenant, checkpoint).await
-    }
-
-    async fn checkpoints(&self, tenant: &str) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        (**self).checkpoints(tenant).await
-    }
-
-    async fn all_entries(
-        &self,
-        tenant: &str,
-        after: Option<(&str, u64)>,
-        limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        (**self).all_entries(tenant, after, limit).await
-    }
-}
+forward_store!(
+    "A boxed store is a store (for choosing the backend at run time).",
+    Box<T>
+);
+forward_store!(
+    "A shared store is a store (several engines, e.g. one per tenant, over one database).",
+    std::sync::Arc<T>
+);
