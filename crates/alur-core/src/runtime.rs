@@ -242,15 +242,32 @@ impl<S: Store> Engine<S> {
         idempotency_key: Option<&str>,
     ) -> Result<Case, Error> {
         let case_id = self.new_case_id();
+        self.submit_as(&case_id, s, idempotency_key).await
+    }
+
+    /// Submit a new case under an id the caller chose (unique within the tenant, e.g. from the
+    /// host's own numbering); a taken id is a `Conflict`.
+    pub async fn submit_as(
+        &self,
+        case_id: &str,
+        s: Submission,
+        idempotency_key: Option<&str>,
+    ) -> Result<Case, Error> {
+        if case_id.is_empty() || case_id.len() > 128 || case_id.chars().any(char::is_control) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "a case id is 1–128 printable characters",
+            ));
+        }
         let cmd = Command::Submit {
-            case_id: case_id.clone(),
+            case_id: case_id.to_owned(),
             service: s.service,
             unit: s.unit,
             applicant: s.applicant,
             conditions: s.conditions,
             payload: s.payload,
         };
-        self.run(&case_id, cmd, idempotency_key, None).await
+        self.run(case_id, cmd, idempotency_key, None).await
     }
 
     /// Run a command against a case. With an idempotency key, a repeat of the same command

@@ -289,6 +289,7 @@ pub async fn run<S: Store>(
     let mut day_no = 0u64;
     let mut applicants: BTreeMap<String, u64> = BTreeMap::new();
     let mut next_timer_check = start;
+    let id_prefix = format!("sim{}", opts.seed);
     loop {
         // Arrivals of the day, at random moments within its working windows.
         if cal.is_working_day(day).unwrap_or(false) {
@@ -336,14 +337,30 @@ pub async fn run<S: Store>(
                     .to_datetime(jiff::civil::Time::midnight()),
             )
             .map_err(|e| SimError::Invalid(e.to_string()))?;
-        while let Some(Reverse((at, _, _))) = queue.peek() {
-            if *at >= end_of_day {
+        // Tasks are taken a simulated minute at a time: decisions (and every random draw) are made in
+        // task order, the commands of one minute run concurrently (different cases, so group commit
+        // and parallel reads apply), results are handled in task order again. The same seed gives the
+        // same data.
+        while let Some(Reverse((first, _, _))) = queue.peek() {
+            if *first >= end_of_day {
                 break;
             }
-            let Some(Reverse((at, _, task))) = queue.pop() else {
-                break;
-            };
-            // Timers due before this moment fire first (checked every simulated five minutes).
+            let bucket_end = first
+                .checked_add(SignedDuration::from_mins(1))
+                .unwrap_or(*first)
+                .min(end_of_day);
+            let mut batch: Vec<(Timestamp, Task)> = Vec::new();
+            while let Some(Reverse((at, _, _))) = queue.peek() {
+                if *at >= bucket_end {
+                    break;
+                }
+                let Some(Reverse((at, _, task))) = queue.pop() else {
+                    break;
+                };
+                batch.push((at, task));
+            }
+            let Some(&(at, _)) = batch.first() else { break };
+            // Timers due before this minute fire first (checked every simulated five minutes).
             if at >= next_timer_check {
                 clock.set(at);
                 let t = scheduler.drain().await?;
@@ -352,119 +369,175 @@ pub async fn run<S: Store>(
                 next_timer_check = at.checked_add(SignedDuration::from_mins(5)).unwrap_or(at);
             }
             clock.set(at);
-            match task {
-                Task::Arrive { offering, n } => {
-                    let o = &offerings[offering];
-                    let Some(def) = engine.service(&o.service).cloned() else {
-                        continue;
-                    };
-                    let nik = format!(
-                        "{}{:010}",
-                        &o.unit.replace('.', "")[..6.min(o.unit.replace('.', "").len())],
-                        n % 10_000_000_000
-                    );
-                    let nik = format!("{nik:0<16}");
-                    let Some(nik) = Nik::parse(&nik[..16]) else {
-                        continue;
-                    };
-                    let applicant = engine.pseudonymizer().person(&nik);
-                    let conditions = def
-                        .conditions
-                        .iter()
-                        .filter(|_| rng.f64() < 0.2)
-                        .map(|c| c.id.clone())
-                        .collect();
-                    let payload = Payload {
-                        fields: def
-                            .fields
+            // Read the cases that someone works on (concurrently).
+            let mut reads = tokio::task::JoinSet::new();
+            for (i, (_, task)) in batch.iter().enumerate() {
+                if let Task::Work { case } = task {
+                    let (engine, case) = (engine.clone(), case.clone());
+                    reads.spawn(async move { (i, engine.case(&case).await) });
+                }
+            }
+            let mut cases: BTreeMap<usize, alur_core::Case> = BTreeMap::new();
+            while let Some(r) = reads.join_next().await {
+                let (i, c) =
+                    r.map_err(|e| SimError::Invalid(format!("simulation task failed: {e}")))?;
+                if let Some(c) = c? {
+                    cases.insert(i, c);
+                }
+            }
+            // Decide what everyone does, in task order.
+            #[allow(clippy::large_enum_variant)] // a handful per simulated minute
+            enum Planned {
+                Submit(String, Submission),
+                Act(
+                    String,
+                    Command,
+                    f64,
+                    alur_core::Case,
+                    Arc<ServiceDefinition>,
+                ),
+            }
+            let mut planned: Vec<(usize, Planned)> = Vec::new();
+            for (i, (_, task)) in batch.iter().enumerate() {
+                match task {
+                    Task::Arrive { offering, n } => {
+                        let o = &offerings[*offering];
+                        let Some(def) = engine.service(&o.service).cloned() else {
+                            continue;
+                        };
+                        let digits: String = o
+                            .unit
+                            .chars()
+                            .filter(char::is_ascii_digit)
+                            .take(6)
+                            .collect();
+                        let Some(nik) =
+                            Nik::parse(&format!("{digits:0<6}{:010}", n % 10_000_000_000))
+                        else {
+                            continue;
+                        };
+                        let applicant = engine.pseudonymizer().person(&nik);
+                        let conditions = def
+                            .conditions
                             .iter()
-                            .map(|f| (f.id.clone(), format!("nilai {}", f.id)))
-                            .collect(),
-                        ..Payload::default()
-                    };
-                    match engine
-                        .submit(
-                            Submission {
-                                service: o.service.clone(),
-                                unit: o.unit.clone(),
-                                applicant,
-                                conditions,
-                                payload,
-                            },
-                            None,
-                        )
-                        .await
-                    {
-                        Ok(case) => {
-                            report.cases += 1;
-                            report.transitions += 1;
-                            applicants.insert(case.id.clone(), n);
-                            let delay = officer_delay(&mut rng);
-                            seq += 1;
-                            queue.push(Reverse((
-                                after(&cal, at, delay),
-                                seq,
-                                Task::Work { case: case.id },
-                            )));
-                        }
-                        Err(_) => report.refused_commands += 1,
+                            .filter(|_| rng.f64() < 0.2)
+                            .map(|c| c.id.clone())
+                            .collect();
+                        let payload = Payload {
+                            fields: def
+                                .fields
+                                .iter()
+                                .map(|f| (f.id.clone(), format!("nilai {}", f.id)))
+                                .collect(),
+                            ..Payload::default()
+                        };
+                        let id = format!("{id_prefix}-{n:08}");
+                        applicants.insert(id.clone(), *n);
+                        planned.push((
+                            i,
+                            Planned::Submit(
+                                id,
+                                Submission {
+                                    service: o.service.clone(),
+                                    unit: o.unit.clone(),
+                                    applicant,
+                                    conditions,
+                                    payload,
+                                },
+                            ),
+                        ));
+                    }
+                    Task::Work { case } => {
+                        let Some(c) = cases.remove(&i) else { continue };
+                        let Some(step_id) = c.step().map(str::to_owned) else {
+                            continue;
+                        };
+                        let Some(def) = engine.service(&c.service).cloned() else {
+                            continue;
+                        };
+                        let Some(step) = def.steps.iter().find(|s| s.id == step_id) else {
+                            continue;
+                        };
+                        let (cmd, next_delay) = choose(
+                            &def,
+                            &c,
+                            step,
+                            &mut rng,
+                            opts,
+                            engine.pseudonymizer(),
+                            applicants.get(case).copied().unwrap_or(0),
+                        );
+                        planned.push((i, Planned::Act(case.clone(), cmd, next_delay, c, def)));
                     }
                 }
-                Task::Work { case } => {
-                    let Some(c) = engine.case(&case).await? else {
-                        continue;
-                    };
-                    let Some(step_id) = c.step().map(str::to_owned) else {
-                        continue;
-                    };
-                    let Some(def) = engine.service(&c.service).cloned() else {
-                        continue;
-                    };
-                    let Some(step) = def.steps.iter().find(|s| s.id == step_id) else {
-                        continue;
-                    };
-                    let (cmd, next_delay) = choose(
-                        &def,
-                        &c,
-                        step,
-                        &mut rng,
-                        opts,
-                        engine.pseudonymizer(),
-                        applicants.get(&case).copied().unwrap_or(0),
-                    );
-                    match engine.execute(&case, cmd, None).await {
-                        Ok(after_case) => {
-                            report.transitions += 1;
-                            match &after_case.status {
-                                alur_core::Status::Closed(Outcome::Completed) => {
-                                    report.completed += 1
+            }
+            // Run the minute's commands concurrently.
+            let mut runs = tokio::task::JoinSet::new();
+            for (k, (_, p)) in planned.iter().enumerate() {
+                let engine = engine.clone();
+                match p {
+                    Planned::Submit(id, s) => {
+                        let (id, s) = (id.clone(), s.clone());
+                        runs.spawn(async move { (k, engine.submit_as(&id, s, None).await) });
+                    }
+                    Planned::Act(case, cmd, ..) => {
+                        let (case, cmd) = (case.clone(), cmd.clone());
+                        runs.spawn(async move { (k, engine.execute(&case, cmd, None).await) });
+                    }
+                }
+            }
+            let mut results: Vec<Option<Result<alur_core::Case, alur_core::Error>>> =
+                (0..planned.len()).map(|_| None).collect();
+            while let Some(r) = runs.join_next().await {
+                let (k, res) =
+                    r.map_err(|e| SimError::Invalid(format!("simulation task failed: {e}")))?;
+                results[k] = Some(res);
+            }
+            // Handle the outcomes in task order.
+            for ((i, p), res) in planned.into_iter().zip(results) {
+                let at = batch[i].0;
+                let Some(res) = res else { continue };
+                match (p, res) {
+                    (Planned::Submit(..), Ok(case)) => {
+                        report.cases += 1;
+                        report.transitions += 1;
+                        let delay = officer_delay(&mut rng);
+                        seq += 1;
+                        queue.push(Reverse((
+                            after(&cal, at, delay),
+                            seq,
+                            Task::Work { case: case.id },
+                        )));
+                    }
+                    (Planned::Act(case, _, next_delay, before, def), Ok(after_case)) => {
+                        report.transitions += 1;
+                        match &after_case.status {
+                            alur_core::Status::Closed(Outcome::Completed) => report.completed += 1,
+                            alur_core::Status::Closed(Outcome::Rejected) => report.rejected += 1,
+                            alur_core::Status::Closed(_) => {}
+                            alur_core::Status::Open(s) => {
+                                if def
+                                    .steps
+                                    .iter()
+                                    .any(|x| &x.id == s && matches!(x.kind, StepKind::Applicant))
+                                    && after_case.returns > before.returns
+                                {
+                                    report.returned += 1;
                                 }
-                                alur_core::Status::Closed(Outcome::Rejected) => {
-                                    report.rejected += 1
-                                }
-                                alur_core::Status::Closed(_) => {}
-                                alur_core::Status::Open(s) => {
-                                    if def.steps.iter().any(|x| {
-                                        &x.id == s && matches!(x.kind, StepKind::Applicant)
-                                    }) && after_case.returns > c.returns
-                                    {
-                                        report.returned += 1;
-                                    }
-                                    seq += 1;
-                                    queue.push(Reverse((
-                                        after(&cal, at, next_delay),
-                                        seq,
-                                        Task::Work { case },
-                                    )));
-                                }
+                                seq += 1;
+                                queue.push(Reverse((
+                                    after(&cal, at, next_delay),
+                                    seq,
+                                    Task::Work { case },
+                                )));
                             }
                         }
-                        Err(e) if e.kind() == ErrorKind::Conflict => {
-                            seq += 1;
-                            queue.push(Reverse((after(&cal, at, 5.0), seq, Task::Work { case })));
-                        }
-                        Err(_) => report.refused_commands += 1,
                     }
+                    (Planned::Act(case, ..), Err(e)) if e.kind() == ErrorKind::Conflict => {
+                        seq += 1;
+                        queue.push(Reverse((after(&cal, at, 5.0), seq, Task::Work { case })));
+                    }
+                    (_, Err(_)) => report.refused_commands += 1,
                 }
             }
         }
