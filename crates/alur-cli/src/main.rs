@@ -358,7 +358,24 @@ async fn simulate(
         ..alur_sim::Options::default()
     };
     // Synthetic data: the NORMAL profile (a crash may lose the last commits, never consistency).
+    use alur_core::store::Store as _;
     let store = stores::open_with(&db, alur_sqlite::Durability::Normal).await?;
+    let existing = store
+        .search(
+            &config.tenant.id,
+            &alur_core::store::SearchQuery {
+                limit: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if !existing.is_empty() {
+        return Err(format!(
+            "{db} already holds cases of tenant {}; simulate into a new database (remove the file or pass --db sqlite://other.db)",
+            config.tenant.id
+        ));
+    }
     let started = std::time::Instant::now();
     let (r, _) = alur_sim::run(config, store, &opts, |day, total, r| {
         let width = 30;
