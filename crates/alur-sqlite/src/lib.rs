@@ -28,7 +28,6 @@
 //!   migrated by a newer `alur` is refused with [`OpenError::NewerDatabase`].
 
 mod codec;
-mod definition;
 mod error;
 mod writer;
 
@@ -649,7 +648,8 @@ impl Store for SqliteStore {
         .await
         .map_err(|e| map(&e))?;
         body.map(|b| {
-            let mut d = definition::from_json(&b).map_err(|e| corrupt("definition", e))?;
+            let mut d: ServiceDefinition =
+                serde_json::from_str(&b).map_err(|e| corrupt("definition", e))?;
             d.version = version;
             Ok(d)
         })
