@@ -114,8 +114,22 @@ fn audit_commands_round_trip_and_catch_tampering() {
     assert!(out.starts_with("OK:"), "{out}");
     // A case: its history and its inclusion proofs.
     let entries = std::fs::read_to_string(p("export/entries.jsonl")).unwrap();
-    let first: serde_json::Value = serde_json::from_str(entries.lines().next().unwrap()).unwrap();
+    let first: serde_json::Value = entries
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| !v["case_id"].as_str().unwrap().starts_with('@'))
+        .unwrap();
     let case = first["case_id"].as_str().unwrap().to_owned();
+    // The configuration chain is in the export and readable like a case.
+    assert!(entries.contains("\"case_id\":\"@config\""));
+    let (ok, out, err) = alur(&dir, &["audit", "case", "--db", &db, "--case", "@config"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("definisi layanan batam-domisili versi 1 mulai berlaku")
+            && out.contains("mandat Plh. lurah")
+            && out.contains("kalender kerja versi 1@"),
+        "{out}"
+    );
     let (ok, out, err) = alur(&dir, &["audit", "prove", "--db", &db, "--case", &case]);
     assert!(ok, "{err}");
     assert!(out.contains("\"proof\""), "{out}");
@@ -123,7 +137,18 @@ fn audit_commands_round_trip_and_catch_tampering() {
     assert!(ok, "{err}");
     assert!(out.contains("Pemohon: mengajukan permohonan"), "{out}");
     // One changed character in the export is found and named.
-    let tampered = entries.replacen("\"seq\":1,", "\"seq\":2,", 1);
+    let tampered: String = entries
+        .lines()
+        .map(|l| {
+            if l.contains(&format!("\"case_id\":\"{case}\",\"seq\":1,")) {
+                l.replacen("\"seq\":1,", "\"seq\":2,", 1)
+            } else {
+                l.to_owned()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    assert_ne!(tampered, entries);
     std::fs::write(p("export/entries.jsonl"), tampered).unwrap();
     let (ok, _, err) = alur(
         &dir,

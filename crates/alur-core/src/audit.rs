@@ -282,6 +282,58 @@ pub fn describe(entry: &AuditEntry, config: &crate::model::Config) -> String {
                 entry.calendar_version.as_deref().unwrap_or("-")
             )
         }
+        EventKind::DefinitionRegistered {
+            service,
+            version,
+            digest,
+        } => format!(
+            "definisi layanan {service} versi {version} mulai berlaku (sidik {})",
+            digest.get(..12).unwrap_or(digest)
+        ),
+        EventKind::CalendarInForce {
+            unit,
+            previous,
+            calendar,
+        } => {
+            let scope = unit.as_deref().map_or_else(
+                || "kalender kerja".to_owned(),
+                |u| format!("kalender kerja unit {u}"),
+            );
+            match previous {
+                Some(p) => format!("{scope} versi {calendar} berlaku, menggantikan {p}"),
+                None => format!("{scope} versi {calendar} berlaku"),
+            }
+        }
+        EventKind::GrantAdded { grant } | EventKind::GrantRevoked { grant } => {
+            use crate::config_log::GrantKind;
+            let verb = if matches!(entry.event, EventKind::GrantAdded { .. }) {
+                "diberikan"
+            } else {
+                "dicabut"
+            };
+            let what = match grant.kind {
+                GrantKind::Post => format!("jabatan {} di {}", grant.role, grant.unit),
+                GrantKind::Plh | GrantKind::Plt => {
+                    let title = if grant.kind == GrantKind::Plh {
+                        "Plh."
+                    } else {
+                        "Plt."
+                    };
+                    let mut w = format!("mandat {title} {} di {}", grant.role, grant.unit);
+                    if let Some(p) = &grant.principal {
+                        w.push_str(&format!(" atas nama {}", officer_name(p)));
+                    }
+                    if let (Some(f), Some(u)) = (grant.from, grant.until) {
+                        w.push_str(&format!(", {f} s.d. {u}"));
+                    }
+                    if let Some(r) = &grant.reference {
+                        w.push_str(&format!(", nomor {r}"));
+                    }
+                    w
+                }
+            };
+            format!("{what} {verb} kepada {}", officer_name(&grant.officer))
+        }
     };
     format!("#{} {local} · {who}: {what}", entry.seq)
 }
@@ -334,6 +386,32 @@ mod tests {
     #[test]
     fn canonical_encoding_is_pinned() {
         let e = sample();
+        insta::assert_snapshot!(String::from_utf8(e.canonical()).unwrap());
+        insta::assert_snapshot!(e.hash);
+    }
+
+    /// Golden: a configuration entry (the `@config` chain) is pinned like a case entry.
+    #[test]
+    fn configuration_encoding_is_pinned() {
+        use crate::config_log::{ConfigState, Grant, GrantKind, chain_entries};
+        let mut desired = ConfigState::default();
+        desired.grants.insert(Grant {
+            officer: "baloi-sekel".into(),
+            kind: GrantKind::Plh,
+            role: "lurah".into(),
+            unit: "21.71.04.1002".into(),
+            principal: Some("baloi-lurah".into()),
+            from: Some(jiff::civil::date(2026, 3, 16)),
+            until: Some(jiff::civil::date(2026, 3, 27)),
+            reference: Some("800/123/KEL-BK/III/2026".into()),
+        });
+        let e = chain_entries(
+            "kepri",
+            None,
+            ConfigState::default().diff(&desired),
+            "2026-03-02T01:00:00Z".parse().unwrap(),
+        )
+        .remove(0);
         insta::assert_snapshot!(String::from_utf8(e.canonical()).unwrap());
         insta::assert_snapshot!(e.hash);
     }

@@ -74,6 +74,17 @@ impl Calendars {
             .map_or((&self.default, &self.default_label), |(_, c, l)| (c, l))
     }
 
+    /// Every calendar's version label: `None` for the tenant default, then each override's unit.
+    pub fn labels(&self) -> Vec<(Option<String>, String)> {
+        std::iter::once((None, self.default_label.clone()))
+            .chain(
+                self.by_unit
+                    .iter()
+                    .map(|(u, _, l)| (Some(u.clone()), l.clone())),
+            )
+            .collect()
+    }
+
     /// The tenant's default calendar.
     pub fn default_calendar(&self) -> &WorkingCalendar {
         &self.default

@@ -372,6 +372,48 @@ pub enum EventKind {
     },
     /// Deadlines recomputed after a calendar amendment.
     DeadlineRecomputed,
+    /// Configuration (the tenant's `@config` chain): a service definition version came into use.
+    DefinitionRegistered {
+        /// Service id.
+        service: String,
+        /// Version number.
+        version: u32,
+        /// Content digest of the definition.
+        digest: String,
+    },
+    /// Configuration: a working calendar came into force, for the tenant or a unit override.
+    CalendarInForce {
+        /// Unit code of an override; `None` for the tenant's default calendar.
+        unit: Option<String>,
+        /// Calendar version before (`number@digest`), if one was recorded.
+        previous: Option<String>,
+        /// Calendar version now in force.
+        calendar: String,
+    },
+    /// Configuration: a post or a Plh./Plt. mandate was granted to an officer.
+    GrantAdded {
+        /// The grant.
+        grant: crate::config_log::Grant,
+    },
+    /// Configuration: a post or mandate is no longer in the configuration.
+    GrantRevoked {
+        /// The grant.
+        grant: crate::config_log::Grant,
+    },
+}
+
+impl EventKind {
+    /// Whether this records a configuration change (an entry of the `@config` chain) rather
+    /// than an event of a case.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            Self::DefinitionRegistered { .. }
+                | Self::CalendarInForce { .. }
+                | Self::GrantAdded { .. }
+                | Self::GrantRevoked { .. }
+        )
+    }
 }
 
 /// Deadlines computed with an event (recorded so replay needs no calendar).
@@ -1490,6 +1532,15 @@ pub fn apply(
                     case.step_due_at = None;
                 }
                 EventKind::Submitted { .. } => unreachable_submitted()?,
+                EventKind::DefinitionRegistered { .. }
+                | EventKind::CalendarInForce { .. }
+                | EventKind::GrantAdded { .. }
+                | EventKind::GrantRevoked { .. } => {
+                    return Err(refuse(
+                        RefusalKind::Invalid,
+                        "configuration entries belong to the tenant's @config chain, not to a case",
+                    ));
+                }
             }
             if let Some(due) = &event.due {
                 case.due_at = due.due_at;

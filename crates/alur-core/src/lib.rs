@@ -15,6 +15,7 @@
 pub mod audit;
 pub mod calendars;
 pub mod config;
+pub mod config_log;
 pub mod engine;
 pub mod error;
 pub mod memory;

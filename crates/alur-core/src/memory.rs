@@ -447,6 +447,30 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn append_chain(&self, tenant: &str, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        crate::config_log::check_run(tenant, entries)
+            .map_err(|m| StoreError::new(StoreErrorKind::Other, m))?;
+        let mut g = self.tenants.lock().await;
+        let t = g.entry(tenant.to_owned()).or_default();
+        let first = &entries[0];
+        let chain = t.entries.entry(first.case_id.clone()).or_default();
+        let (seq, hash) = chain
+            .last()
+            .map_or((0, crate::audit::GENESIS), |e| (e.seq, e.hash.as_str()));
+        if first.seq != seq + 1 || first.prev_hash != hash {
+            return Err(StoreError::new(
+                StoreErrorKind::Conflict,
+                format!("the chain `{}` has moved on", first.case_id),
+            ));
+        }
+        for e in entries {
+            t.commit_order
+                .push((e.case_id.clone(), e.seq, e.hash.clone()));
+        }
+        chain.extend(entries.iter().cloned());
+        Ok(())
+    }
+
     async fn all_entries(
         &self,
         tenant: &str,

@@ -107,6 +107,7 @@ pub struct Engine<S: Store> {
     current: HashMap<String, Arc<ServiceDefinition>>,
     next_id: std::sync::atomic::AtomicU64,
     id_prefix: String,
+    grants: BTreeSet<crate::config_log::Grant>,
 }
 
 const MAX_RETRIES: usize = 8;
@@ -143,7 +144,8 @@ impl<S: Store> Engine<S> {
             .collect();
         let id_prefix = format!("{:x}", clock.now().as_millisecond());
         let calendars = RwLock::new(Arc::new(config.calendars.clone()));
-        Ok(Self {
+        let grants = crate::config_log::grants(&config);
+        let engine = Self {
             config: Arc::new(config),
             store,
             clock,
@@ -155,7 +157,59 @@ impl<S: Store> Engine<S> {
             current,
             next_id: std::sync::atomic::AtomicU64::new(1),
             id_prefix,
-        })
+            grants,
+        };
+        engine.record_configuration().await?;
+        Ok(engine)
+    }
+
+    /// The configuration in use, as the `@config` chain records it.
+    pub fn configuration_state(&self) -> crate::config_log::ConfigState {
+        crate::config_log::ConfigState {
+            definitions: self
+                .current
+                .values()
+                .map(|d| (d.id.clone(), (d.version, d.digest.clone())))
+                .collect(),
+            calendars: self.calendars().labels().into_iter().collect(),
+            grants: self.grants.clone(),
+        }
+    }
+
+    /// Record in the tenant's configuration chain ([`crate::config_log::CONFIG_CHAIN`]) every
+    /// difference between the configuration in use and the one last recorded: definition versions,
+    /// calendars in force, posts and mandates granted or revoked. Runs at start-up and after a
+    /// calendar amendment; a repeat records nothing. Returns the number of entries appended (0
+    /// when the store has no tenant log).
+    pub async fn record_configuration(&self) -> Result<usize, Error> {
+        use crate::config_log::{CONFIG_CHAIN, ConfigState, chain_entries};
+        if !self.store.capabilities().tenant_log {
+            return Ok(0);
+        }
+        let tenant = &self.config.tenant.id;
+        let desired = self.configuration_state();
+        for _ in 0..MAX_RETRIES {
+            let recorded = self.store.entries(tenant, CONFIG_CHAIN).await?;
+            let events = ConfigState::from_entries(&recorded).diff(&desired);
+            if events.is_empty() {
+                return Ok(0);
+            }
+            let head = recorded.last().map(|e| (e.seq, e.hash.clone()));
+            let entries = chain_entries(tenant, head, events, self.clock.now());
+            match self.store.append_chain(tenant, &entries).await {
+                Ok(()) => return Ok(entries.len()),
+                Err(e)
+                    if matches!(
+                        e.kind,
+                        StoreErrorKind::Conflict | StoreErrorKind::DuplicateKey
+                    ) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Conflict,
+            "the configuration chain kept moving; try again",
+        ))
     }
 
     /// The configuration.
@@ -259,6 +313,12 @@ impl<S: Store> Engine<S> {
                 "a case id is 1–128 printable characters",
             ));
         }
+        if crate::config_log::is_reserved_id(case_id) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "case ids must not start with `@` (reserved for the configuration chain)",
+            ));
+        }
         let cmd = Command::Submit {
             case_id: case_id.to_owned(),
             service: s.service,
@@ -306,6 +366,7 @@ impl<S: Store> Engine<S> {
             Ok(mut g) => *g = Arc::new(calendars),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(calendars),
         }
+        self.record_configuration().await?;
         let mut report = RecomputeReport::default();
         let mut cursor: Option<Timestamp> = None;
         let mut seen = BTreeSet::new();

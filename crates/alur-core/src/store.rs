@@ -430,6 +430,24 @@ pub trait Store: Send + Sync + 'static {
         ))
     }
 
+    /// Append entries to a chain that belongs to no case: the tenant's configuration chain
+    /// ([`crate::config_log::CONFIG_CHAIN`]), recording definitions, calendars and grants.
+    ///
+    /// # Behavior
+    /// - `entries` must pass [`crate::config_log::check_run`] (one reserved chain of `tenant`,
+    ///   contiguous, linked, correctly hashed), else `Other` and nothing written.
+    /// - The first entry must continue the stored chain (`seq` one past its last entry and
+    ///   `prev_hash` that entry's hash, or seq 1 after [`crate::audit::GENESIS`]), else `Conflict`
+    ///   and nothing written (a concurrent appender won).
+    /// - All or nothing; the entries then reach the tenant log like case entries.
+    async fn append_chain(&self, tenant: &str, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        let _ = (tenant, entries);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store has no tenant log (capabilities().tenant_log is false)",
+        ))
+    }
+
     /// Every audit entry of the tenant, ordered by case id and sequence (for verification and export).
     async fn all_entries(
         &self,
@@ -587,6 +605,10 @@ macro_rules! forward_store {
 
     async fn checkpoints(&self, tenant: &str) -> Result<Vec<StoredCheckpoint>, StoreError> {
         (**self).checkpoints(tenant).await
+    }
+
+    async fn append_chain(&self, tenant: &str, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        (**self).append_chain(tenant, entries).await
     }
 
     async fn all_entries(

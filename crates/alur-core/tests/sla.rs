@@ -305,7 +305,35 @@ async fn a_calendar_amendment_recomputes_open_deadlines_and_records_it() {
         closed,
         "closed cases keep their record"
     );
+    // The amendment itself is in the tenant's configuration chain, naming both versions.
+    let config = e
+        .store()
+        .entries("kepri", alur_core::config_log::CONFIG_CHAIN)
+        .await
+        .unwrap();
+    let amended_entries: Vec<_> = config
+        .iter()
+        .filter_map(|x| match &x.event {
+            EventKind::CalendarInForce {
+                unit: None,
+                previous,
+                calendar,
+            } => Some((previous.clone(), calendar.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(amended_entries.len(), 2, "{amended_entries:?}");
+    assert!(amended_entries[0].0.is_none());
+    assert_eq!(amended_entries[1].0.as_ref(), Some(&amended_entries[0].1));
+    assert!(amended_entries[1].1.starts_with("2@"));
+    alur_core::audit::verify_chain(&config).unwrap();
     // Amending again with nothing new changes nothing.
     let report = e.amend_calendars((*e.calendars()).clone()).await.unwrap();
     assert_eq!(report.changed, 0);
+    let again = e
+        .store()
+        .entries("kepri", alur_core::config_log::CONFIG_CHAIN)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), config.len(), "nothing new to record");
 }

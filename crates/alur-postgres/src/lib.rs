@@ -1137,6 +1137,47 @@ impl Store for PostgresStore {
         to_u64(size)
     }
 
+    async fn append_chain(&self, tenant: &str, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        alur_core::config_log::check_run(tenant, entries)
+            .map_err(|m| StoreError::new(StoreErrorKind::Other, m))?;
+        let first = &entries[0];
+        let rows = entries
+            .iter()
+            .map(|e| {
+                Ok(serde_json::json!({
+                    "seq": to_i64(e.seq)?,
+                    "service": e.service,
+                    "dv": e.definition_version,
+                    "cv": e.calendar_version,
+                    "ev": e.event,
+                    "ac": e.actor,
+                    "lb": e.legal_basis,
+                    "at": ns(e.at)?,
+                    "due": e.due,
+                    "pd": e.payload_digest,
+                    "ph": e.prev_hash,
+                    "h": e.hash,
+                }))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let inserted: i64 = sqlx::query_scalar(sql::APPEND_CHAIN)
+            .bind(tenant)
+            .bind(&first.case_id)
+            .bind(serde_json::Value::Array(rows).to_string())
+            .bind(to_i64(first.seq.saturating_sub(1))?)
+            .bind(&first.prev_hash)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(error::map)?;
+        if inserted == 0 {
+            return Err(StoreError::new(
+                StoreErrorKind::Conflict,
+                format!("the chain `{}` has moved on", first.case_id),
+            ));
+        }
+        Ok(())
+    }
+
     async fn put_checkpoint(
         &self,
         tenant: &str,

@@ -360,3 +360,28 @@ FROM audit_entries
 WHERE tenant = $1 AND (case_id, seq) > ($2::text COLLATE \"C\", $3::int8)
 ORDER BY case_id, seq
 LIMIT $4";
+
+/// Entries of a reserved chain (no case row), as one statement: they are inserted only when the
+/// first continues the stored chain (`$4` = its seq - 1, `$5` = the hash before it); a racing
+/// appender that read the same head fails on `audit_entries_pkey`. Returns the rows inserted.
+pub(crate) const APPEND_CHAIN: &str = "
+WITH head AS (
+    SELECT COALESCE(max(seq), 0) AS seq,
+           COALESCE((SELECT hash FROM audit_entries
+                      WHERE tenant = $1 AND case_id = $2 ORDER BY seq DESC LIMIT 1),
+                    '0000000000000000000000000000000000000000000000000000000000000000') AS hash
+    FROM audit_entries WHERE tenant = $1 AND case_id = $2
+),
+ins AS (
+    INSERT INTO audit_entries (tenant, case_id, seq, service, definition_version, calendar_version,
+                               event, actor, legal_basis, at_ns, due, payload_digest, prev_hash,
+                               hash)
+    SELECT $1, $2, (x->>'seq')::int8, x->>'service', (x->>'dv')::int4, x->>'cv', x->'ev',
+           x->'ac', x->>'lb', (x->>'at')::int8, NULLIF(x->'due', 'null'::jsonb), x->>'pd',
+           x->>'ph', x->>'h'
+    FROM head, jsonb_array_elements($3::jsonb) WITH ORDINALITY AS j(x, ord)
+    WHERE head.seq = $4 AND head.hash = $5
+    ORDER BY j.ord
+    RETURNING 1
+)
+SELECT count(*) FROM ins";

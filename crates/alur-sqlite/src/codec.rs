@@ -156,6 +156,19 @@ fn entry_row(e: &AuditEntry) -> Result<EntryRow<'_>, StoreError> {
     ))
 }
 
+/// Entries of a reserved chain (see [`alur_core::config_log`]) as the parameters of
+/// `APPEND_CHAIN`: tenant, chain id, and the entries as one JSON array of rows.
+pub(crate) fn encode_chain(tenant: &str, entries: &[AuditEntry]) -> Result<Vec<Param>, StoreError> {
+    alur_core::config_log::check_run(tenant, entries)
+        .map_err(|m| StoreError::new(alur_core::store::StoreErrorKind::Other, m))?;
+    let rows_: Vec<EntryRow<'_>> = entries.iter().map(entry_row).collect::<Result<_, _>>()?;
+    Ok(vec![
+        Param::text(tenant),
+        Param::text(entries[0].case_id.as_str()),
+        rows(&rows_, "audit entries")?,
+    ])
+}
+
 /// Rows as one JSON array of arrays; NULL when there are none.
 fn rows<T: Serialize>(v: &[T], what: &str) -> Result<Param, StoreError> {
     Ok(if v.is_empty() {

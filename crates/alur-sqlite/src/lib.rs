@@ -495,6 +495,15 @@ fn case_from_json(json: &str) -> Result<Case, StoreError> {
 
 const LOG_APPEND: &str = "INSERT INTO alur_log_append VALUES (?, ?, ?);\n";
 
+/// Entries of a reserved chain, in order; the chain trigger checks that the first continues the
+/// stored chain and each the one before.
+const APPEND_CHAIN: &str = "\
+INSERT INTO audit_entries (tenant, case_id, seq, service, definition_version, calendar_version, \
+event, actor, legal_basis, at, due, payload_digest, prev_hash, hash) \
+SELECT ?1, ?2, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11 \
+FROM json_each(?3) ORDER BY key;\n";
+
 const PUT_CHECKPOINT: &str =
     "INSERT INTO checkpoints (tenant, size, note) VALUES (?, ?, ?) ON CONFLICT DO NOTHING;\n";
 
@@ -1028,6 +1037,11 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn append_chain(&self, tenant: &str, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        let params = codec::encode_chain(tenant, entries)?;
+        self.script(APPEND_CHAIN, params).await.map(|_| ())
     }
 
     async fn all_entries(

@@ -106,7 +106,86 @@ where
     search_filters(make().await).await;
     denials_are_recorded(make().await).await;
     concurrent_commits_on_one_case(make().await).await;
-    eprintln!("alur-testkit: 10 conformance checks passed");
+    let mut n = 10;
+    if make().await.capabilities().tenant_log {
+        configuration_chain_appends(make().await).await;
+        n += 1;
+    }
+    eprintln!("alur-testkit: {n} conformance checks passed");
+}
+
+/// `append_chain`: the engine records its configuration at start-up (definitions, calendar,
+/// posts, mandates) once; a stale or malformed run writes nothing; entries reach the tenant log.
+pub async fn configuration_chain_appends<S: Store>(store: S) {
+    use alur_core::config_log::{CONFIG_CHAIN, ConfigState, chain_entries};
+    use alur_core::store::StoreErrorKind;
+    let (e, _clock) = engine(store).await;
+    let recorded = e.store().entries(TENANT, CONFIG_CHAIN).await.unwrap();
+    let config = e.config();
+    let posts: usize = config.officers.values().map(|o| o.posts.len()).sum();
+    let calendars = e.configuration_state().calendars.len();
+    let expected = config.services.len() + calendars + posts + config.mandates.len();
+    assert_eq!(
+        recorded.len(),
+        expected,
+        "one entry per definition, calendar, post, mandate"
+    );
+    alur_core::audit::verify_chain(&recorded).unwrap();
+    assert_eq!(
+        ConfigState::from_entries(&recorded),
+        e.configuration_state()
+    );
+    // A second start records nothing.
+    assert_eq!(e.record_configuration().await.unwrap(), 0);
+    // A stale run (continuing an old head) conflicts and writes nothing.
+    let head = recorded.first().map(|x| (x.seq, x.hash.clone()));
+    let mut gone = e.configuration_state();
+    gone.grants.clear();
+    let stale = chain_entries(
+        TENANT,
+        head,
+        ConfigState::from_entries(&recorded).diff(&gone),
+        ts("2026-03-02T01:00:00Z"),
+    );
+    let err = e.store().append_chain(TENANT, &stale).await.unwrap_err();
+    assert_eq!(err.kind, StoreErrorKind::Conflict, "{err}");
+    // Entries for a case id are refused.
+    let mut not_reserved = chain_entries(
+        TENANT,
+        None,
+        gone.diff(&ConfigState::default()),
+        ts("2026-03-02T01:00:00Z"),
+    );
+    for x in &mut not_reserved {
+        x.case_id = "c-1".into();
+        x.hash = x.compute_hash();
+    }
+    assert!(e.store().append_chain(TENANT, &not_reserved).await.is_err());
+    assert_eq!(
+        e.store().entries(TENANT, CONFIG_CHAIN).await.unwrap(),
+        recorded
+    );
+    // Fresh head: revoking every grant appends one entry per grant.
+    let head = recorded.last().map(|x| (x.seq, x.hash.clone()));
+    let revoke = chain_entries(
+        TENANT,
+        head,
+        ConfigState::from_entries(&recorded).diff(&gone),
+        ts("2026-03-02T01:00:00Z"),
+    );
+    e.store().append_chain(TENANT, &revoke).await.unwrap();
+    let all = e.store().entries(TENANT, CONFIG_CHAIN).await.unwrap();
+    assert_eq!(all.len(), expected + posts + config.mandates.len());
+    alur_core::audit::verify_chain(&all).unwrap();
+    let unsequenced = e.store().unsequenced(TENANT, 10_000).await.unwrap();
+    assert_eq!(
+        unsequenced
+            .iter()
+            .filter(|l| l.case_id == CONFIG_CHAIN)
+            .count(),
+        all.len(),
+        "configuration entries reach the tenant log"
+    );
 }
 
 /// `put_definition`: v1 first, same digest same version, changed content +1, old versions unchanged.
