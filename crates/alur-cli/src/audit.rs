@@ -10,14 +10,19 @@ use alur_merkle::checkpoint::{CheckpointSigner, CheckpointVerifier};
 
 /// Load the checkpoint signing key: `ALUR_CHECKPOINT_KEY`, or a key file (never TOML).
 pub fn load_signer(file: Option<&Path>) -> Result<CheckpointSigner, String> {
-    let text = match (std::env::var("ALUR_CHECKPOINT_KEY"), file) {
+    load_signer_from("ALUR_CHECKPOINT_KEY", file)
+}
+
+/// Load the checkpoint signing key from the environment variable `var`, or a key file.
+pub fn load_signer_from(var: &str, file: Option<&Path>) -> Result<CheckpointSigner, String> {
+    let text = match (std::env::var(var), file) {
         (Ok(v), _) if !v.trim().is_empty() => v,
         (_, Some(p)) => std::fs::read_to_string(p)
             .map_err(|e| format!("cannot read the checkpoint key file {}: {e}", p.display()))?,
         _ => {
-            return Err(
-                "no checkpoint key: set ALUR_CHECKPOINT_KEY or pass --key-file (create one with `alur audit keygen`)".into(),
-            );
+            return Err(format!(
+                "no checkpoint key: set {var} or pass --key-file (create one with `alur audit keygen`)"
+            ));
         }
     };
     CheckpointSigner::from_signer_key(text.trim())
@@ -47,13 +52,122 @@ pub fn keygen(name: &str) -> Result<(String, String), String> {
     Ok((s.to_signer_key().to_string(), s.verifier().to_string()))
 }
 
-/// Write a checkpoint outside the database: `<dir>/checkpoint-<size>.txt` and `<dir>/latest.txt`.
-pub fn write_checkpoint(dir: &Path, c: &StoredCheckpoint) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join(format!("checkpoint-{:012}.txt", c.size)), &c.note)?;
-    let tmp = dir.join("latest.txt.tmp");
-    std::fs::write(&tmp, &c.note)?;
-    std::fs::rename(tmp, dir.join("latest.txt"))
+/// Options of `alur audit publish` (each overrides the `[audit]` setting).
+pub struct PublishOptions {
+    /// Signing key file.
+    pub key_file: Option<PathBuf>,
+    /// Directory for copies.
+    pub out: Option<PathBuf>,
+    /// Webhook URL.
+    pub webhook: Option<String>,
+    /// Interval text.
+    pub every: Option<String>,
+    /// One round only.
+    pub once: bool,
+}
+
+/// Publish checkpoints every interval until interrupted (or once).
+pub async fn publish(
+    store: Box<dyn Store>,
+    config: &alur_core::Config,
+    o: PublishOptions,
+) -> Result<String, String> {
+    use alur_core::witness::Publisher;
+    let settings = &config.audit;
+    let signer = load_signer_from(&settings.checkpoint_key_env, o.key_file.as_deref())?;
+    let every = match &o.every {
+        Some(text) => interval(text)?,
+        None => settings.checkpoint_every,
+    };
+    let dir = o
+        .out
+        .or_else(|| settings.checkpoint_dir.as_ref().map(PathBuf::from));
+    let webhook = o.webhook.or_else(|| settings.checkpoint_webhook.clone());
+    if dir.is_none() && webhook.is_none() {
+        return Err(
+            "nowhere to publish: set [audit] checkpoint_dir or checkpoint_webhook, or pass --out or --webhook".into(),
+        );
+    }
+    let tenant = config.tenant.id.clone();
+    let mut p = Publisher::new(store, tenant.clone(), signer);
+    if let Some(d) = &dir {
+        p = p.sink(alur_witness::DirectorySink::new(d));
+    }
+    if let Some(url) = &webhook {
+        let secret = std::env::var("ALUR_CHECKPOINT_WEBHOOK_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(String::into_bytes);
+        p = p.sink(alur_witness::WebhookSink::new(url, secret).map_err(|e| e.to_string())?);
+    }
+    let mut failures = 0usize;
+    loop {
+        let line = match p.round().await {
+            Ok(r) => {
+                failures += r.failed.len();
+                let c = r.checkpoint.as_ref().map_or(0, |c| c.size);
+                let mut line = format!(
+                    "{}: {} entries appended; checkpoint of {c} entries{}",
+                    jiff::Timestamp::now()
+                        .round(jiff::Unit::Second)
+                        .unwrap_or(jiff::Timestamp::now()),
+                    r.appended,
+                    if r.signed { " signed" } else { "" }
+                );
+                for s in &r.published {
+                    line.push_str(&format!("; copied to {s}"));
+                }
+                for (s, e) in &r.failed {
+                    line.push_str(&format!("; FAILED {s}: {e} (retried next round)"));
+                }
+                line
+            }
+            Err(e) => {
+                failures += 1;
+                format!("round failed: {e} (retried next round)")
+            }
+        };
+        if o.once {
+            return if failures == 0 { Ok(line) } else { Err(line) };
+        }
+        println!("{line}");
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(format!("stopped ({tenant})")),
+        }
+    }
+}
+
+fn interval(text: &str) -> Result<std::time::Duration, String> {
+    use alur_calendar::SlaDuration;
+    let secs = match text.parse::<SlaDuration>().map_err(|e| e.to_string())? {
+        SlaDuration::Minutes(n) => u64::from(n) * 60,
+        SlaDuration::Hours(n) => u64::from(n) * 3600,
+        SlaDuration::CalendarDays(n) => u64::from(n) * 86_400,
+        SlaDuration::WorkingDays(_) => {
+            return Err(format!(
+                "`{text}` is in working days; give minutes or hours, e.g. \"10 menit\""
+            ));
+        }
+    };
+    if secs == 0 {
+        return Err("the interval must be longer than zero".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+/// Write a checkpoint outside the database, as the directory sink does:
+/// `<dir>/<tenant>/checkpoint-<size>.txt` and `<dir>/<tenant>/latest.txt`.
+pub async fn write_checkpoint(
+    dir: &Path,
+    tenant: &str,
+    c: &StoredCheckpoint,
+) -> Result<(), String> {
+    use alur_core::witness::CheckpointSink;
+    alur_witness::DirectorySink::new(dir)
+        .publish(tenant, c)
+        .await
+        .map_err(|e| e.0)
 }
 
 /// Sequence new entries into the tenant log, sign a checkpoint, keep it and export it.
@@ -71,7 +185,8 @@ pub async fn checkpoint(
         .map_err(|e| e.to_string())?;
     let c = integ.checkpoint(store).await.map_err(|e| e.to_string())?;
     if let Some(dir) = out {
-        write_checkpoint(dir, &c)
+        write_checkpoint(dir, tenant, &c)
+            .await
             .map_err(|e| format!("cannot write the checkpoint to {}: {e}", dir.display()))?;
     }
     Ok(format!(
@@ -182,7 +297,8 @@ pub async fn export(store: &dyn Store, tenant: &str, out: &Path) -> Result<Strin
     w.flush().map_err(io)?;
     let cps = store.checkpoints(tenant).await.map_err(|e| e.to_string())?;
     for c in &cps {
-        write_checkpoint(&out.join("checkpoints"), c).map_err(io)?;
+        let name = alur_witness::checkpoint_file_name(c.size);
+        std::fs::write(out.join("checkpoints").join(name), &c.note).map_err(io)?;
     }
     std::fs::write(out.join("TENANT"), tenant).map_err(io)?;
     Ok(format!(

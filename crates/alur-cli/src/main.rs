@@ -126,6 +126,32 @@ enum AuditCmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Publish signed checkpoints on a schedule: append new entries to the tenant log, sign a
+    /// checkpoint whenever it grew, and copy it to the directory and webhook of `[audit]`.
+    Publish {
+        /// Configuration directory (tenant and `[audit]` settings).
+        #[arg(long, default_value = "examples/config/kepri")]
+        config: PathBuf,
+        /// Database URL (default: `[storage] url`, else sqlite://alur.db).
+        #[arg(long)]
+        db: Option<String>,
+        /// Signing key file (or the environment variable named by `[audit] checkpoint_key_env`).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Directory for the copies (overrides `[audit] checkpoint_dir`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// URL that receives each checkpoint (overrides `[audit] checkpoint_webhook`); the
+        /// request is signed when ALUR_CHECKPOINT_WEBHOOK_SECRET is set.
+        #[arg(long)]
+        webhook: Option<String>,
+        /// Interval, e.g. "10 menit" or "1 jam" (overrides `[audit] checkpoint_every`).
+        #[arg(long)]
+        every: Option<String>,
+        /// One round, then exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Create a checkpoint signing key (written to FILE) and print its verifier key.
     Keygen {
         /// Key name, e.g. the tenant's domain.
@@ -306,6 +332,33 @@ async fn audit_cmd(cmd: AuditCmd) -> Result<String, String> {
         } => {
             let store = stores::open(&db).await?;
             audit::checkpoint(store.as_ref(), &tenant, key_file.as_deref(), out.as_deref()).await
+        }
+        AuditCmd::Publish {
+            config,
+            db,
+            key_file,
+            out,
+            webhook,
+            every,
+            once,
+        } => {
+            let config = alur_core::load_dir(&config).map_err(|e| e.to_string())?;
+            let db = db
+                .or_else(|| config.storage_url.clone())
+                .unwrap_or_else(|| "sqlite://alur.db".into());
+            let store = stores::open(&db).await?;
+            audit::publish(
+                store,
+                &config,
+                audit::PublishOptions {
+                    key_file,
+                    out,
+                    webhook,
+                    every,
+                    once,
+                },
+            )
+            .await
         }
         AuditCmd::Keygen { name, out } => {
             let (secret, public) = audit::keygen(&name)?;

@@ -76,7 +76,31 @@ fn audit_commands_round_trip_and_catch_tampering() {
     );
     assert!(ok, "{err}");
     assert!(out.contains("checkpoint of"), "{out}");
-    let latest = p("cps/latest.txt");
+    let latest = p("cps/kepri/latest.txt");
+    // The scheduled publisher, one round: it copies the newest checkpoint to its directory.
+    let (ok, out, err) = alur(
+        &dir,
+        &[
+            "audit",
+            "publish",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/config/kepri"),
+            "--db",
+            &db,
+            "--key-file",
+            &p("key"),
+            "--out",
+            &p("published"),
+            "--once",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("copied to dir:"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(p("published/kepri/latest.txt")).unwrap(),
+        std::fs::read_to_string(&latest).unwrap(),
+        "nothing new since the last checkpoint: the same note is published"
+    );
     let (ok, out, err) = alur(
         &dir,
         &[

@@ -283,6 +283,7 @@ impl Ctx {
 struct RawMain {
     tenant: RawTenant,
     storage: Option<RawStorage>,
+    audit: Option<RawAudit>,
     calendar: Option<alur_calendar::CalendarConfig>,
     #[serde(default)]
     unit: Vec<RawUnit>,
@@ -298,6 +299,14 @@ struct RawTenant {
 #[derive(Deserialize)]
 struct RawStorage {
     url: String,
+}
+
+#[derive(Deserialize)]
+struct RawAudit {
+    checkpoint_every: Option<String>,
+    checkpoint_dir: Option<String>,
+    checkpoint_webhook: Option<String>,
+    checkpoint_key_env: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -626,6 +635,88 @@ pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
         (fid, Tenant { id: m.tenant.id.clone(), name: m.tenant.name.clone(), region: m.tenant.region.clone() })
     });
     let tenant_region = tenant.as_ref().map(|(_, t)| t.region.clone());
+
+    // Audit: checkpoint publishing.
+    let mut audit = crate::model::AuditSettings::default();
+    if let Some((fid, m)) = &main
+        && let Some(a) = &m.audit
+    {
+        let fid = *fid;
+        if let Some(every) = &a.checkpoint_every {
+            match every.parse::<SlaDuration>() {
+                Ok(SlaDuration::WorkingDays(_)) => ctx.err(
+                    fid,
+                    "audit.checkpoint_every",
+                    format!("`{every}` is in working days; checkpoints follow the clock"),
+                    "write minutes or hours, e.g. \"10 menit\" or \"1 jam\"",
+                ),
+                Ok(d) => {
+                    let secs = match d {
+                        SlaDuration::Minutes(n) => u64::from(n) * 60,
+                        SlaDuration::Hours(n) => u64::from(n) * 3600,
+                        SlaDuration::CalendarDays(n) => u64::from(n) * 86_400,
+                        SlaDuration::WorkingDays(_) => 0,
+                    };
+                    if secs == 0 {
+                        ctx.err(
+                            fid,
+                            "audit.checkpoint_every",
+                            "the interval must be longer than zero",
+                            "write e.g. \"10 menit\"",
+                        );
+                    } else {
+                        audit.checkpoint_every = std::time::Duration::from_secs(secs);
+                    }
+                }
+                Err(e) => ctx.err(
+                    fid,
+                    "audit.checkpoint_every",
+                    e.to_string(),
+                    "write minutes or hours, e.g. \"10 menit\" or \"1 jam\"",
+                ),
+            }
+        }
+        if let Some(dir) = &a.checkpoint_dir {
+            if dir.trim().is_empty() {
+                ctx.err(
+                    fid,
+                    "audit.checkpoint_dir",
+                    "the directory is empty",
+                    "name a directory (relative to the working directory), or remove the key",
+                );
+            } else {
+                audit.checkpoint_dir = Some(dir.clone());
+            }
+        }
+        if let Some(url) = &a.checkpoint_webhook {
+            if url.starts_with("http://") || url.starts_with("https://") {
+                audit.checkpoint_webhook = Some(url.clone());
+            } else {
+                ctx.err(
+                    fid,
+                    "audit.checkpoint_webhook",
+                    format!("`{url}` is not an http:// or https:// URL"),
+                    "give the URL that receives each signed checkpoint as a POST",
+                );
+            }
+        }
+        if let Some(var) = &a.checkpoint_key_env {
+            let valid = !var.is_empty()
+                && var
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if valid {
+                audit.checkpoint_key_env = var.clone();
+            } else {
+                ctx.err(
+                    fid,
+                    "audit.checkpoint_key_env",
+                    format!("`{var}` is not an environment variable name"),
+                    "name the variable that holds the key (e.g. ALUR_CHECKPOINT_KEY); the key itself never goes in TOML",
+                );
+            }
+        }
+    }
 
     // Roles.
     let mut roles: BTreeMap<String, Role> = BTreeMap::new();
@@ -992,6 +1083,7 @@ pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
     Ok(Config {
         tenant,
         storage_url: main.storage.map(|s| s.url),
+        audit,
         roles,
         officers,
         mandates,

@@ -27,6 +27,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod store;
 pub mod tlog;
+pub mod witness;
 
 pub use config::{ConfigErrors, Diagnostic, load_dir};
 pub use engine::{Actor, Case, Command, Payload, Status};

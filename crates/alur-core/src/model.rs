@@ -478,6 +478,31 @@ pub struct Tenant {
     pub region: String,
 }
 
+/// Where and how often signed checkpoints of the tenant log are published (`[audit]`). The
+/// signing key is never configured here: it comes from a file or the environment variable named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSettings {
+    /// Interval between checkpoints (default 10 minutes).
+    pub checkpoint_every: std::time::Duration,
+    /// Directory that receives every checkpoint and `latest.txt`.
+    pub checkpoint_dir: Option<String>,
+    /// URL that receives every checkpoint as a POST.
+    pub checkpoint_webhook: Option<String>,
+    /// Environment variable that holds the signing key (default `ALUR_CHECKPOINT_KEY`).
+    pub checkpoint_key_env: String,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            checkpoint_every: std::time::Duration::from_secs(600),
+            checkpoint_dir: None,
+            checkpoint_webhook: None,
+            checkpoint_key_env: "ALUR_CHECKPOINT_KEY".into(),
+        }
+    }
+}
+
 /// A whole validated configuration directory.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -485,6 +510,8 @@ pub struct Config {
     pub tenant: Tenant,
     /// Storage URL from `[storage]`, if given.
     pub storage_url: Option<String>,
+    /// Checkpoint publishing from `[audit]`.
+    pub audit: AuditSettings,
     /// Roles by id.
     pub roles: BTreeMap<String, Role>,
     /// Officers by id.
