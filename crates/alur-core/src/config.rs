@@ -577,6 +577,41 @@ pub fn load_dir(dir: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
     load_sources(src)
 }
 
+/// Diagnostics with every NIK-shaped run of digits (exactly 16) masked: a value echoed by a
+/// message (a type error quoting the value, an unknown reference) must not put a NIK in logs.
+fn redact_niks(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    fn redact(s: &mut String) {
+        let b = s.as_bytes();
+        let mut out = String::with_capacity(s.len());
+        let (mut i, mut changed) = (0, false);
+        while i < b.len() {
+            let run = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if run == 16 {
+                out.push_str("<16 digits redacted>");
+                changed = true;
+            } else if run > 0 {
+                out.push_str(&s[i..i + run]);
+            }
+            if run > 0 {
+                i += run;
+                continue;
+            }
+            let ch = s[i..].chars().next().unwrap_or_default();
+            out.push(ch);
+            i += ch.len_utf8().max(1);
+        }
+        if changed {
+            *s = out;
+        }
+    }
+    for d in &mut diags {
+        redact(&mut d.key);
+        redact(&mut d.message);
+        redact(&mut d.hint);
+    }
+    diags
+}
+
 fn src_err(out: &mut Vec<Diagnostic>, dir: &Path, e: &std::io::Error) {
     out.push(Diagnostic {
         file: dir.display().to_string(),
@@ -602,7 +637,7 @@ pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
                 e.to_string(),
                 "rebuild alur; the embedded region data is damaged",
             );
-            return Err(ConfigErrors(ctx.diags));
+            return Err(ConfigErrors(redact_niks(ctx.diags)));
         }
     };
     let main = src.main.1.and_then(|t| ctx.parse::<RawMain>(src.main.0, t));
@@ -1075,10 +1110,10 @@ pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
     }
 
     if !ctx.diags.is_empty() {
-        return Err(ConfigErrors(ctx.diags));
+        return Err(ConfigErrors(redact_niks(ctx.diags)));
     }
     let (Some((_, tenant)), Some((_, main)), Some(calendars)) = (tenant, main, calendars) else {
-        return Err(ConfigErrors(ctx.diags));
+        return Err(ConfigErrors(redact_niks(ctx.diags)));
     };
     Ok(Config {
         tenant,
