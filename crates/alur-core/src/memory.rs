@@ -27,6 +27,19 @@ struct Tenant {
     sequenced: usize,
     log: Vec<LogLeaf>,
     checkpoints: Vec<StoredCheckpoint>,
+    /// Delivery state of outbox messages, by id (absent: pending, never attempted).
+    delivery: HashMap<String, Delivery>,
+}
+
+/// Delivery state of one outbox message.
+#[derive(Default, Clone)]
+struct Delivery {
+    delivered: bool,
+    dead_at: Option<jiff::Timestamp>,
+    attempts: u32,
+    next_attempt: Option<jiff::Timestamp>,
+    last_error: String,
+    lease_until: Option<jiff::Timestamp>,
 }
 
 /// An in-memory [`Store`]. Not durable: everything is lost when it is dropped.
@@ -298,7 +311,14 @@ impl Store for MemoryStore {
             .lock()
             .await
             .get(tenant)
-            .map(|t| t.outbox.iter().take(limit).cloned().collect())
+            .map(|t| {
+                t.outbox
+                    .iter()
+                    .filter(|m| !t.delivery.get(&m.id).is_some_and(|d| d.delivered))
+                    .take(limit)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -496,5 +516,136 @@ impl Store for MemoryStore {
             }
         }
         Ok(out)
+    }
+
+    async fn claim_outbox(
+        &self,
+        tenant: &str,
+        now: jiff::Timestamp,
+        owner: &str,
+        lease_until: jiff::Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        let _ = owner;
+        let mut g = self.tenants.lock().await;
+        let Some(t) = g.get_mut(tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut blocked = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for m in &t.outbox {
+            if out.len() >= limit {
+                break;
+            }
+            let d = t.delivery.get(&m.id).cloned().unwrap_or_default();
+            if d.delivered || d.dead_at.is_some() {
+                continue;
+            }
+            // The oldest open message of its case; any later one waits.
+            if !blocked.insert(m.case_id.clone()) {
+                continue;
+            }
+            let due = d.next_attempt.is_none_or(|at| at <= now);
+            let free = d.lease_until.is_none_or(|until| until <= now);
+            if due && free {
+                out.push(ClaimedMessage {
+                    message: m.clone(),
+                    attempts: d.attempts,
+                });
+            }
+        }
+        for c in &out {
+            t.delivery
+                .entry(c.message.id.clone())
+                .or_default()
+                .lease_until = Some(lease_until);
+        }
+        Ok(out)
+    }
+
+    async fn settle_outbox(
+        &self,
+        tenant: &str,
+        now: jiff::Timestamp,
+        outcomes: &[(String, OutboxOutcome)],
+    ) -> Result<(), StoreError> {
+        let mut g = self.tenants.lock().await;
+        let Some(t) = g.get_mut(tenant) else {
+            return Ok(());
+        };
+        for (id, outcome) in outcomes {
+            if !t.outbox.iter().any(|m| &m.id == id) {
+                continue;
+            }
+            let d = t.delivery.entry(id.clone()).or_default();
+            if d.delivered {
+                continue;
+            }
+            d.lease_until = None;
+            match outcome {
+                OutboxOutcome::Delivered => d.delivered = true,
+                OutboxOutcome::Retry { at, error } => {
+                    d.attempts = d.attempts.saturating_add(1);
+                    d.next_attempt = Some(*at);
+                    d.last_error.clone_from(error);
+                }
+                OutboxOutcome::Dead { error } => {
+                    d.attempts = d.attempts.saturating_add(1);
+                    d.dead_at = Some(now);
+                    d.last_error.clone_from(error);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn dead_outbox(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<Vec<DeadMessage>, StoreError> {
+        let g = self.tenants.lock().await;
+        let Some(t) = g.get(tenant) else {
+            return Ok(Vec::new());
+        };
+        Ok(t.outbox
+            .iter()
+            .filter_map(|m| {
+                let d = t.delivery.get(&m.id)?;
+                Some(DeadMessage {
+                    message: m.clone(),
+                    attempts: d.attempts,
+                    last_error: d.last_error.clone(),
+                    dead_at: d.dead_at?,
+                })
+            })
+            .take(limit)
+            .collect())
+    }
+
+    async fn retry_dead_outbox(
+        &self,
+        tenant: &str,
+        ids: &[String],
+        now: jiff::Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut g = self.tenants.lock().await;
+        let Some(t) = g.get_mut(tenant) else {
+            return Ok(0);
+        };
+        let mut revived = 0;
+        for id in ids {
+            if let Some(d) = t.delivery.get_mut(id)
+                && d.dead_at.is_some()
+                && !d.delivered
+            {
+                d.dead_at = None;
+                d.attempts = 0;
+                d.next_attempt = Some(now);
+                d.lease_until = None;
+                revived += 1;
+            }
+        }
+        Ok(revived)
     }
 }

@@ -103,6 +103,48 @@ pub struct OutboxMessage {
     pub created_at: Timestamp,
 }
 
+/// An outbox message claimed for delivery (see [`Store::claim_outbox`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimedMessage {
+    /// The message.
+    pub message: OutboxMessage,
+    /// Failed delivery attempts so far.
+    pub attempts: u32,
+}
+
+/// What became of one delivery attempt (see [`Store::settle_outbox`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutboxOutcome {
+    /// Delivered: never claimed again.
+    Delivered,
+    /// Failed; claimable again from `at`. The attempt count grows by one.
+    Retry {
+        /// Earliest next attempt.
+        at: Timestamp,
+        /// Why it failed (never personal data).
+        error: String,
+    },
+    /// Failed for good (permanent error, or attempts exhausted): parked as dead until retried by
+    /// hand. The attempt count grows by one.
+    Dead {
+        /// Why it failed (never personal data).
+        error: String,
+    },
+}
+
+/// A message parked as dead (see [`Store::dead_outbox`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadMessage {
+    /// The message.
+    pub message: OutboxMessage,
+    /// Failed delivery attempts.
+    pub attempts: u32,
+    /// The last error.
+    pub last_error: String,
+    /// When it was parked.
+    pub dead_at: Timestamp,
+}
+
 /// A durable timer (reminder, breach) attached to a case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timer {
@@ -461,6 +503,111 @@ pub trait Store: Send + Sync + 'static {
             "this store has no tenant log (capabilities().tenant_log is false)",
         ))
     }
+    /// Claim up to `limit` outbox messages for delivery by `owner` until `lease_until`.
+    ///
+    /// # Behavior
+    /// - Returns messages that are not delivered, not dead, due (no retry time or one at or before
+    ///   `now`) and not under a live lease (of any owner), oldest first; records the lease.
+    /// - Only the oldest message of a case that is neither delivered nor dead can be claimed: a
+    ///   later message of the case waits (per-case order), also while the older one is leased
+    ///   or waits for its retry time. Dead messages do not hold later ones back.
+    /// - Two concurrent callers never receive the same message while its lease lives.
+    /// - A message whose lease expired without being settled can be claimed again.
+    async fn claim_outbox(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        owner: &str,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        let _ = (tenant, now, owner, lease_until, limit);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store has no outbox delivery (claim_outbox is not implemented)",
+        ))
+    }
+
+    /// Record the outcome of delivery attempts, all in one transaction.
+    ///
+    /// # Behavior
+    /// - `Delivered` marks the message delivered at `now` and releases its lease; it is never
+    ///   claimed again and the next message of its case becomes claimable.
+    /// - `Retry` adds one to the attempt count, keeps the error and releases the lease; the
+    ///   message is claimable again from `at`, and still holds later messages of its case back.
+    /// - `Dead` adds one to the attempt count, keeps the error and parks the message as dead at
+    ///   `now`: listed by [`Store::dead_outbox`], never claimed until [`Store::retry_dead_outbox`].
+    /// - A failure outcome for a message already delivered changes nothing; unknown ids are
+    ///   ignored.
+    async fn settle_outbox(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        outcomes: &[(String, OutboxOutcome)],
+    ) -> Result<(), StoreError> {
+        let _ = (tenant, now, outcomes);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store has no outbox delivery (settle_outbox is not implemented)",
+        ))
+    }
+
+    /// [`Store::settle_outbox`] then [`Store::claim_outbox`], for a dispatcher that settles one
+    /// batch as it claims the next. A store may do both in one round trip.
+    ///
+    /// # Behavior
+    /// - The outcomes are recorded as by `settle_outbox` and a batch is claimed as by
+    ///   `claim_outbox`; a message being settled is never in the batch returned.
+    /// - A store doing both in one statement may still see the settled messages as pending
+    ///   while claiming: the next message of a case just delivered then waits for a later claim.
+    async fn settle_and_claim_outbox(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        outcomes: &[(String, OutboxOutcome)],
+        owner: &str,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        self.settle_outbox(tenant, now, outcomes).await?;
+        self.claim_outbox(tenant, now, owner, lease_until, limit)
+            .await
+    }
+
+    /// Messages parked as dead, oldest message first.
+    ///
+    /// # Behavior
+    /// - Lists at most `limit` dead messages with their attempt count, last error and time
+    ///   parked.
+    async fn dead_outbox(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<Vec<DeadMessage>, StoreError> {
+        let _ = (tenant, limit);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store has no outbox delivery (dead_outbox is not implemented)",
+        ))
+    }
+
+    /// Retry dead messages by hand: they become claimable at `now` with a fresh attempt count.
+    ///
+    /// # Behavior
+    /// - Each named dead message is revived (attempts 0, due at `now`); the number revived is
+    ///   returned. Ids that are not dead (unknown, pending or delivered) are ignored.
+    async fn retry_dead_outbox(
+        &self,
+        tenant: &str,
+        ids: &[String],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let _ = (tenant, ids, now);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store has no outbox delivery (retry_dead_outbox is not implemented)",
+        ))
+    }
 }
 
 /// Forwards every method to the store behind a smart pointer.
@@ -618,6 +765,55 @@ macro_rules! forward_store {
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         (**self).all_entries(tenant, after, limit).await
+    }
+
+    async fn claim_outbox(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        owner: &str,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        (**self)
+            .claim_outbox(tenant, now, owner, lease_until, limit)
+            .await
+    }
+
+    async fn settle_outbox(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        outcomes: &[(String, OutboxOutcome)],
+    ) -> Result<(), StoreError> {
+        (**self).settle_outbox(tenant, now, outcomes).await
+    }
+
+    async fn dead_outbox(&self, tenant: &str, limit: usize) -> Result<Vec<DeadMessage>, StoreError> {
+        (**self).dead_outbox(tenant, limit).await
+    }
+
+    async fn settle_and_claim_outbox(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        outcomes: &[(String, OutboxOutcome)],
+        owner: &str,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        (**self)
+            .settle_and_claim_outbox(tenant, now, outcomes, owner, lease_until, limit)
+            .await
+    }
+
+    async fn retry_dead_outbox(
+        &self,
+        tenant: &str,
+        ids: &[String],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        (**self).retry_dead_outbox(tenant, ids, now).await
     }
         }
     };

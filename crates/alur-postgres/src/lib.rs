@@ -43,6 +43,7 @@
 //! configuration at start), matched by the digest stored for that version.
 
 mod error;
+mod outbox;
 mod sql;
 
 use std::collections::HashMap;
@@ -1237,5 +1238,56 @@ impl Store for PostgresStore {
         rows.iter()
             .map(|r| entry_from_row(tenant, get::<&str>(r, 12)?, r))
             .collect()
+    }
+
+    async fn claim_outbox(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        owner: &str,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<alur_core::store::ClaimedMessage>, StoreError> {
+        self.outbox_claim(tenant, now, owner, lease_until, limit)
+            .await
+    }
+
+    async fn settle_outbox(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        outcomes: &[(String, alur_core::store::OutboxOutcome)],
+    ) -> Result<(), StoreError> {
+        self.outbox_settle(tenant, now, outcomes).await
+    }
+
+    async fn dead_outbox(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<Vec<alur_core::store::DeadMessage>, StoreError> {
+        self.outbox_dead(tenant, limit).await
+    }
+
+    async fn settle_and_claim_outbox(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        outcomes: &[(String, alur_core::store::OutboxOutcome)],
+        owner: &str,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<alur_core::store::ClaimedMessage>, StoreError> {
+        self.outbox_settle_and_claim(tenant, now, outcomes, owner, lease_until, limit)
+            .await
+    }
+
+    async fn retry_dead_outbox(
+        &self,
+        tenant: &str,
+        ids: &[String],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.outbox_retry_dead(tenant, ids, now).await
     }
 }

@@ -29,6 +29,7 @@
 
 mod codec;
 mod error;
+mod outbox;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -1077,5 +1078,56 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|r| entry_from_row(tenant, &get::<String>(r, 12)?, r))
             .collect()
+    }
+
+    async fn claim_outbox(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        owner: &str,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        self.outbox_claim(tenant, now, owner, lease_until, limit)
+            .await
+    }
+
+    async fn settle_outbox(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        outcomes: &[(String, OutboxOutcome)],
+    ) -> Result<(), StoreError> {
+        self.outbox_settle(tenant, now, outcomes).await
+    }
+
+    async fn dead_outbox(
+        &self,
+        tenant: &str,
+        limit: usize,
+    ) -> Result<Vec<DeadMessage>, StoreError> {
+        self.outbox_dead(tenant, limit).await
+    }
+
+    async fn settle_and_claim_outbox(
+        &self,
+        tenant: &str,
+        now: Timestamp,
+        outcomes: &[(String, OutboxOutcome)],
+        owner: &str,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        self.outbox_settle_and_claim(tenant, now, outcomes, owner, lease_until, limit)
+            .await
+    }
+
+    async fn retry_dead_outbox(
+        &self,
+        tenant: &str,
+        ids: &[String],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        self.outbox_retry_dead(tenant, ids, now).await
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use alur_core::engine::{Actor, Command, Payload};
 use alur_core::store::{Denial, SearchQuery, Store, StoreErrorKind};
-use alur_core::{Case, Config, Engine, ManualClock, Nik, Pseudonymizer, Status, Submission};
+use alur_core::{Case, Clock, Config, Engine, ManualClock, Nik, Pseudonymizer, Status, Submission};
 use jiff::Timestamp;
 
 /// Path of the example configuration used as the suite's fixture.
@@ -506,4 +506,403 @@ pub async fn concurrent_commits_on_one_case<S: Store>(store: S) {
     assert_eq!(final_case.version, 1 + ok);
     assert_eq!(entries.len() as u64, final_case.version);
     alur_core::audit::verify_chain(&entries).unwrap();
+}
+
+/// Run the outbox delivery checks (`claim_outbox`, `settle_outbox`, `dead_outbox`,
+/// `retry_dead_outbox`), each on a fresh store from `make`. Stores that implement outbox
+/// delivery call this from their conformance test next to [`run_all`].
+pub async fn run_outbox<S, F, Fut>(make: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    outbox_claims_oldest_per_case(make().await).await;
+    outbox_leases_exclude_and_expire(make().await).await;
+    outbox_delivered_releases_the_next(make().await).await;
+    outbox_retry_waits_and_holds_the_case(make().await).await;
+    outbox_dead_is_listed_skipped_and_retryable(make().await).await;
+    outbox_concurrent_claims_are_disjoint(make().await).await;
+    outbox_settle_and_claim(make().await).await;
+    eprintln!("alur-testkit: 7 outbox checks passed");
+}
+
+/// Submit `n` cases (one `case.received` message each), then return the first to the applicant
+/// (a second message on that case, `case.returned`). Returns the case ids in submission order.
+async fn outbox_fixture<S: Store>(e: &Engine<S>, clock: &ManualClock, n: u32) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        clock.advance(jiff::SignedDuration::from_secs(1));
+        ids.push(e.submit(domisili(100 + i), None).await.unwrap().id);
+    }
+    let c = e.case(&ids[0]).await.unwrap().unwrap();
+    clock.advance(jiff::SignedDuration::from_secs(1));
+    e.execute(&c.id, act(&c, "baloi-operator", "belum-lengkap"), None)
+        .await
+        .unwrap();
+    ids
+}
+
+fn claimed_ids(v: &[alur_core::store::ClaimedMessage]) -> Vec<String> {
+    v.iter().map(|c| c.message.id.clone()).collect()
+}
+
+/// Only the oldest open message of each case is claimed, oldest first, at most `limit`.
+pub async fn outbox_claims_oldest_per_case<S: Store>(store: S) {
+    let (e, clock) = engine(store).await;
+    let ids = outbox_fixture(&e, &clock, 3).await;
+    let now = clock.now();
+    let pending = e.store().pending_outbox(TENANT, 10).await.unwrap();
+    assert_eq!(pending.len(), 4, "three received, one returned");
+    let lease = now + jiff::SignedDuration::from_secs(60);
+    let mut got = e
+        .store()
+        .claim_outbox(TENANT, now, "w1", lease, 2)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2, "limit respected");
+    got.extend(
+        e.store()
+            .claim_outbox(TENANT, now, "w1", lease, 10)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        got.iter()
+            .map(|c| c.message.case_id.clone())
+            .collect::<Vec<_>>(),
+        ids,
+        "one message per case, oldest first"
+    );
+    assert!(got.iter().all(|c| c.message.template == "case.received"));
+    assert!(got.iter().all(|c| c.attempts == 0));
+    assert_eq!(got[0].message, pending[0], "claimed as written");
+}
+
+/// A live lease hides a message from every claimer; an expired one makes it claimable again.
+pub async fn outbox_leases_exclude_and_expire<S: Store>(store: S) {
+    let (e, clock) = engine(store).await;
+    let _ = outbox_fixture(&e, &clock, 2).await;
+    let now = clock.now();
+    let lease = now + jiff::SignedDuration::from_secs(30);
+    let a = e
+        .store()
+        .claim_outbox(TENANT, now, "w1", lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(a.len(), 2);
+    let b = e
+        .store()
+        .claim_outbox(TENANT, now, "w2", lease, 10)
+        .await
+        .unwrap();
+    assert!(b.is_empty(), "leased messages are not claimed again");
+    let same = e
+        .store()
+        .claim_outbox(TENANT, now, "w1", lease, 10)
+        .await
+        .unwrap();
+    assert!(
+        same.is_empty(),
+        "not even by the same owner while its lease lives"
+    );
+    let later = lease + jiff::SignedDuration::from_secs(1);
+    let c = e
+        .store()
+        .claim_outbox(
+            TENANT,
+            later,
+            "w2",
+            later + jiff::SignedDuration::from_secs(30),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed_ids(&c),
+        claimed_ids(&a),
+        "an expired lease is claimable again"
+    );
+}
+
+/// Delivered messages are never claimed again, and the next message of the case becomes claimable.
+pub async fn outbox_delivered_releases_the_next<S: Store>(store: S) {
+    use alur_core::store::OutboxOutcome;
+    let (e, clock) = engine(store).await;
+    let ids = outbox_fixture(&e, &clock, 2).await;
+    let now = clock.now();
+    let lease = now + jiff::SignedDuration::from_secs(30);
+    let a = e
+        .store()
+        .claim_outbox(TENANT, now, "w1", lease, 10)
+        .await
+        .unwrap();
+    let outcomes: Vec<_> = a
+        .iter()
+        .map(|c| (c.message.id.clone(), OutboxOutcome::Delivered))
+        .collect();
+    e.store()
+        .settle_outbox(TENANT, now, &outcomes)
+        .await
+        .unwrap();
+    let pending = e.store().pending_outbox(TENANT, 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    let b = e
+        .store()
+        .claim_outbox(TENANT, now, "w2", lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.len(),
+        1,
+        "only the second message of the first case is left"
+    );
+    assert_eq!(b[0].message.case_id, ids[0]);
+    assert_eq!(b[0].message.template, "case.returned");
+    e.store()
+        .settle_outbox(
+            TENANT,
+            now,
+            &[(b[0].message.id.clone(), OutboxOutcome::Delivered)],
+        )
+        .await
+        .unwrap();
+    // A late failure report for a delivered message changes nothing.
+    e.store()
+        .settle_outbox(
+            TENANT,
+            now,
+            &[
+                (
+                    b[0].message.id.clone(),
+                    OutboxOutcome::Dead {
+                        error: "late".into(),
+                    },
+                ),
+                ("no-such-message".into(), OutboxOutcome::Delivered),
+            ],
+        )
+        .await
+        .unwrap();
+    let later = lease + jiff::SignedDuration::from_secs(60);
+    assert!(
+        e.store()
+            .claim_outbox(TENANT, later, "w3", later, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        e.store()
+            .pending_outbox(TENANT, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(e.store().dead_outbox(TENANT, 10).await.unwrap().is_empty());
+}
+
+/// A failed attempt waits for its retry time, counts, and holds later messages of its case back.
+pub async fn outbox_retry_waits_and_holds_the_case<S: Store>(store: S) {
+    use alur_core::store::OutboxOutcome;
+    let (e, clock) = engine(store).await;
+    let ids = outbox_fixture(&e, &clock, 1).await;
+    let now = clock.now();
+    let lease = now + jiff::SignedDuration::from_secs(30);
+    let a = e
+        .store()
+        .claim_outbox(TENANT, now, "w1", lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(a.len(), 1);
+    let retry_at = now + jiff::SignedDuration::from_secs(120);
+    e.store()
+        .settle_outbox(
+            TENANT,
+            now,
+            &[(
+                a[0].message.id.clone(),
+                OutboxOutcome::Retry {
+                    at: retry_at,
+                    error: "http 503".into(),
+                },
+            )],
+        )
+        .await
+        .unwrap();
+    let soon = now + jiff::SignedDuration::from_secs(60);
+    assert!(
+        e.store()
+            .claim_outbox(
+                TENANT,
+                soon,
+                "w1",
+                soon + jiff::SignedDuration::from_secs(30),
+                10
+            )
+            .await
+            .unwrap()
+            .is_empty(),
+        "not before its retry time, and the case's later message waits"
+    );
+    let b = e
+        .store()
+        .claim_outbox(
+            TENANT,
+            retry_at,
+            "w2",
+            retry_at + jiff::SignedDuration::from_secs(30),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed_ids(&b), claimed_ids(&a));
+    assert_eq!(b[0].attempts, 1, "one failed attempt counted");
+    assert_eq!(b[0].message.case_id, ids[0]);
+}
+
+/// Dead messages are listed with their error, do not hold the case back, and can be retried.
+pub async fn outbox_dead_is_listed_skipped_and_retryable<S: Store>(store: S) {
+    use alur_core::store::OutboxOutcome;
+    let (e, clock) = engine(store).await;
+    let _ = outbox_fixture(&e, &clock, 1).await;
+    let now = clock.now();
+    let lease = now + jiff::SignedDuration::from_secs(30);
+    let a = e
+        .store()
+        .claim_outbox(TENANT, now, "w1", lease, 10)
+        .await
+        .unwrap();
+    let first = a[0].message.id.clone();
+    e.store()
+        .settle_outbox(
+            TENANT,
+            now,
+            &[(
+                first.clone(),
+                OutboxOutcome::Dead {
+                    error: "http 404".into(),
+                },
+            )],
+        )
+        .await
+        .unwrap();
+    let dead = e.store().dead_outbox(TENANT, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].message.id, first);
+    assert_eq!(dead[0].attempts, 1);
+    assert_eq!(dead[0].last_error, "http 404");
+    assert_eq!(dead[0].dead_at, now);
+    let b = e
+        .store()
+        .claim_outbox(TENANT, now, "w1", lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(b.len(), 1, "a dead message does not hold its case back");
+    assert_ne!(b[0].message.id, first);
+    let revived = e
+        .store()
+        .retry_dead_outbox(TENANT, &[first.clone(), "no-such-message".into()], now)
+        .await
+        .unwrap();
+    assert_eq!(revived, 1);
+    assert!(e.store().dead_outbox(TENANT, 10).await.unwrap().is_empty());
+    let later = lease + jiff::SignedDuration::from_secs(1);
+    let c = e
+        .store()
+        .claim_outbox(
+            TENANT,
+            later,
+            "w2",
+            later + jiff::SignedDuration::from_secs(30),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        c.len(),
+        1,
+        "the revived message is claimable again and first of its case"
+    );
+    assert_eq!(c[0].message.id, first);
+    assert_eq!(c[0].attempts, 0);
+}
+
+/// Two concurrent claimers never receive the same message.
+pub async fn outbox_concurrent_claims_are_disjoint<S: Store>(store: S) {
+    let (e, clock) = engine(store).await;
+    let _ = outbox_fixture(&e, &clock, 40).await;
+    let now = clock.now();
+    let lease = now + jiff::SignedDuration::from_secs(30);
+    let e = Arc::new(e);
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let e = e.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let batch = e
+                    .store()
+                    .claim_outbox(TENANT, now, &format!("w{w}"), lease, 3)
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    break;
+                }
+                got.extend(claimed_ids(&batch));
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let unique: BTreeSet<_> = all.iter().cloned().collect();
+    assert_eq!(unique.len(), all.len(), "no message claimed twice");
+    assert_eq!(all.len(), 40, "one per case");
+}
+
+/// `settle_and_claim_outbox` records the outcomes and claims a batch that never holds a message
+/// being settled; the next message of a case delivered there comes in that batch or the next.
+pub async fn outbox_settle_and_claim<S: Store>(store: S) {
+    use alur_core::store::OutboxOutcome;
+    let (e, clock) = engine(store).await;
+    let ids = outbox_fixture(&e, &clock, 2).await;
+    let now = clock.now();
+    let lease = now + jiff::SignedDuration::from_secs(30);
+    let a = e
+        .store()
+        .claim_outbox(TENANT, now, "w1", lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(a.len(), 2);
+    let outcomes: Vec<_> = a
+        .iter()
+        .map(|c| (c.message.id.clone(), OutboxOutcome::Delivered))
+        .collect();
+    let mut next = e
+        .store()
+        .settle_and_claim_outbox(TENANT, now, &outcomes, "w1", lease, 10)
+        .await
+        .unwrap();
+    assert!(
+        next.iter()
+            .all(|c| !claimed_ids(&a).contains(&c.message.id)),
+        "a message being settled is not claimed again"
+    );
+    next.extend(
+        e.store()
+            .claim_outbox(TENANT, now, "w2", lease, 10)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        next.len(),
+        1,
+        "only the second message of the first case is left"
+    );
+    assert_eq!(next[0].message.case_id, ids[0]);
+    assert_eq!(next[0].message.template, "case.returned");
+    assert_eq!(e.store().pending_outbox(TENANT, 10).await.unwrap().len(), 1);
 }
