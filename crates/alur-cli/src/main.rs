@@ -56,6 +56,88 @@ enum CalendarCmd {
 }
 
 #[derive(Subcommand)]
+enum OutboxCmd {
+    /// List messages parked as dead (attempts exhausted or a permanent error), oldest first.
+    Dead {
+        /// Database URL.
+        #[arg(long)]
+        db: String,
+        /// Tenant id.
+        #[arg(long, default_value = "kepri")]
+        tenant: String,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Make dead messages deliverable again (a fresh attempt count, due now).
+    Retry {
+        /// Database URL.
+        #[arg(long)]
+        db: String,
+        /// Tenant id.
+        #[arg(long, default_value = "kepri")]
+        tenant: String,
+        /// Message ids (as listed by `alur outbox dead`).
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+}
+
+async fn outbox_cmd(cmd: OutboxCmd) -> Result<String, String> {
+    match cmd {
+        OutboxCmd::Dead { db, tenant, limit } => {
+            let store = stores::open(&db).await?;
+            let dead = store
+                .dead_outbox(&tenant, limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            if dead.is_empty() {
+                return Ok("tidak ada pesan gagal / no dead messages".into());
+            }
+            let mut out = format!(
+                "{} pesan gagal / dead message(s):\n{:<40} {:<16} {:<24} {:>8}  {:<20} {}\n",
+                dead.len(),
+                "id",
+                "template",
+                "recipient",
+                "attempts",
+                "dead_at",
+                "last_error"
+            );
+            for d in &dead {
+                out.push_str(&format!(
+                    "{:<40} {:<16} {:<24} {:>8}  {:<20} {}\n",
+                    d.message.id,
+                    d.message.template,
+                    d.message.recipient,
+                    d.attempts,
+                    d.dead_at.round(jiff::Unit::Second).unwrap_or(d.dead_at),
+                    d.last_error
+                ));
+            }
+            out.push_str("retry with: alur outbox retry --db URL ID...");
+            Ok(out)
+        }
+        OutboxCmd::Retry { db, tenant, ids } => {
+            let store = stores::open(&db).await?;
+            let n = store
+                .retry_dead_outbox(&tenant, &ids, jiff::Timestamp::now())
+                .await
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err(format!(
+                    "none of the {} id(s) is a dead message of tenant {tenant}; list them with `alur outbox dead`",
+                    ids.len()
+                ));
+            }
+            Ok(format!(
+                "{n} pesan dijadwalkan ulang / message(s) scheduled for delivery again"
+            ))
+        }
+    }
+}
+
+#[derive(Subcommand)]
 enum AuditCmd {
     /// Check every hash chain, the tenant Merkle log and its signed checkpoints.
     Verify {
@@ -190,6 +272,11 @@ enum Cmd {
     Audit {
         #[command(subcommand)]
         command: AuditCmd,
+    },
+    /// Notification outbox: messages parked as dead, and retrying them by hand.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCmd,
     },
     /// Working-day calendar: due times and the yearly calendar.
     Calendar {
@@ -464,6 +551,10 @@ fn main() -> ExitCode {
             Ok(rt) => report(rt.block_on(audit_cmd(command))),
             Err(e) => report(Err(e)),
         },
+        Cmd::Outbox { command } => match runtime() {
+            Ok(rt) => report(rt.block_on(outbox_cmd(command))),
+            Err(e) => report(Err(e)),
+        },
         Cmd::Simulate {
             config,
             db,
@@ -487,6 +578,25 @@ fn main() -> ExitCode {
         },
         Cmd::Validate { dir } => match alur_core::load_dir(&dir) {
             Ok(config) => {
+                // Notification templates: the defaults, overridden by `<dir>/templates/*.hbs`,
+                // each rendered in strict mode with its event's variables.
+                let templates = dir.join("templates");
+                let checked = if templates.is_dir() {
+                    alur_notify::Templates::load_dir(&templates).map(|_| ())
+                } else {
+                    alur_notify::Templates::defaults().validate()
+                };
+                if let Err(errors) = checked {
+                    for e in &errors {
+                        eprintln!("error: {e}");
+                    }
+                    eprintln!(
+                        "{} masalah ditemukan / {} problem(s) found",
+                        errors.len(),
+                        errors.len()
+                    );
+                    return ExitCode::FAILURE;
+                }
                 println!(
                     "{}: konfigurasi valid / configuration is valid ({} layanan)",
                     dir.display(),
