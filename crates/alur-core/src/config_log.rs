@@ -311,8 +311,10 @@ mod tests {
 
     #[test]
     fn runs_must_be_reserved_and_linked() {
-        let mut desired = ConfigState::default();
-        desired.grants = [grant("a"), grant("b")].into();
+        let desired = ConfigState {
+            grants: [grant("a"), grant("b")].into(),
+            ..ConfigState::default()
+        };
         let run = chain_entries("kepri", None, ConfigState::default().diff(&desired), at());
         assert!(check_run("other", &run).is_err());
         assert!(

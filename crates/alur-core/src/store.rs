@@ -490,6 +490,27 @@ pub trait Store: Send + Sync + 'static {
         ))
     }
 
+    /// Like [`Store::all_entries`], each entry with the canonical bytes its hash covers (for
+    /// verification). A store may build them from its stored text without decoding.
+    ///
+    /// # Behavior
+    /// - The same entries, in the same order, as `all_entries`; `canonical` equals
+    ///   [`AuditEntry::canonical`] of the entry as decoded, unless the stored JSON text of an
+    ///   entry differs from its canonical encoding (then the entry fails its hash).
+    async fn canonical_entries(
+        &self,
+        tenant: &str,
+        after: Option<(&str, u64)>,
+        limit: usize,
+    ) -> Result<Vec<crate::audit::CanonicalEntry>, StoreError> {
+        Ok(self
+            .all_entries(tenant, after, limit)
+            .await?
+            .iter()
+            .map(crate::audit::CanonicalEntry::of)
+            .collect())
+    }
+
     /// Every audit entry of the tenant, ordered by case id and sequence (for verification and export).
     async fn all_entries(
         &self,
@@ -756,6 +777,15 @@ macro_rules! forward_store {
 
     async fn append_chain(&self, tenant: &str, entries: &[AuditEntry]) -> Result<(), StoreError> {
         (**self).append_chain(tenant, entries).await
+    }
+
+    async fn canonical_entries(
+        &self,
+        tenant: &str,
+        after: Option<(&str, u64)>,
+        limit: usize,
+    ) -> Result<Vec<crate::audit::CanonicalEntry>, StoreError> {
+        (**self).canonical_entries(tenant, after, limit).await
     }
 
     async fn all_entries(

@@ -7,13 +7,13 @@
 // An audit failure is reported once, at the end of a run; its size does not matter.
 #![allow(clippy::result_large_err)]
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use alur_merkle::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier, parse_and_verify};
 use alur_merkle::{Frontier, Hash, leaf_hash};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditEntry, GENESIS};
+use crate::audit::{AuditEntry, CanonicalEntry, GENESIS};
 use crate::store::{LogLeaf, Store, StoreError, StoreErrorKind, StoredCheckpoint};
 
 /// The checkpoint origin line of a tenant's log.
@@ -26,10 +26,17 @@ pub fn parse_hash(hex: &str) -> Option<Hash> {
     if hex.len() != 64 {
         return None;
     }
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
     let mut out = [0u8; 32];
-    for (i, chunk) in hex.as_bytes().chunks(2).enumerate() {
-        let s = std::str::from_utf8(chunk).ok()?;
-        out[i] = u8::from_str_radix(s, 16).ok()?;
+    for (o, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
     }
     Some(out)
 }
@@ -205,7 +212,9 @@ pub struct Auditor {
     tenant: String,
     summary: AuditSummary,
     current: Option<(String, u64, String)>,
-    entry_hashes: HashSet<Hash>,
+    /// Every entry fed, by hash: (index into `case_ids`, seq), to check the log's leaves.
+    entry_hashes: HashMap<Hash, (u32, u64)>,
+    case_ids: Vec<String>,
 }
 
 impl Auditor {
@@ -215,7 +224,8 @@ impl Auditor {
             tenant: tenant.into(),
             summary: AuditSummary::default(),
             current: None,
-            entry_hashes: HashSet::new(),
+            entry_hashes: HashMap::new(),
+            case_ids: Vec::new(),
         }
     }
 
@@ -246,47 +256,67 @@ impl Auditor {
                 format!("entry belongs to tenant {}", e.tenant),
             ));
         }
-        let (expected_seq, prev) = match &self.current {
-            Some((case, seq, hash)) if case == &e.case_id => (seq + 1, hash.clone()),
+        self.canonical_entry(&CanonicalEntry::of(e))
+    }
+
+    /// Feed a page of entries read with their canonical bytes (see
+    /// [`Store::canonical_entries`]); stops at the first failure.
+    pub fn canonical_entries(&mut self, page: &[CanonicalEntry]) -> Result<(), AuditFailure> {
+        page.iter().try_for_each(|e| self.canonical_entry(e))
+    }
+
+    fn fail_at(&self, e: &CanonicalEntry, detail: impl Into<String>) -> AuditFailure {
+        AuditFailure {
+            what: "chain".into(),
+            tenant: self.tenant.clone(),
+            case_id: Some(e.case_id.clone()),
+            seq: Some(e.seq),
+            index: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// Feed the next entry as read with its canonical bytes (ordered by case id, then sequence).
+    pub fn canonical_entry(&mut self, e: &CanonicalEntry) -> Result<(), AuditFailure> {
+        let (expected_seq, prev_ok, same_case) = match &self.current {
+            Some((case, seq, hash)) if case == &e.case_id => (seq + 1, e.prev_hash == *hash, true),
             Some((case, _, _)) if case.as_str() > e.case_id.as_str() => {
-                return Err(self.fail(
-                    "chain",
-                    Some(e),
-                    None,
-                    "entries are out of order (reordered or inserted)",
-                ));
+                return Err(self.fail_at(e, "entries are out of order (reordered or inserted)"));
             }
             _ => {
                 self.summary.cases += 1;
-                (1, GENESIS.to_owned())
+                self.case_ids.push(e.case_id.clone());
+                (1, e.prev_hash == GENESIS, false)
             }
         };
         if e.seq != expected_seq {
-            return Err(self.fail("chain", Some(e), None, format!("sequence {} where {expected_seq} was expected (an entry is missing, duplicated or moved)", e.seq)));
+            return Err(self.fail_at(e, format!("sequence {} where {expected_seq} was expected (an entry is missing, duplicated or moved)", e.seq)));
         }
-        if e.prev_hash != prev {
-            return Err(self.fail(
-                "chain",
-                Some(e),
-                None,
+        if !prev_ok {
+            return Err(self.fail_at(
+                e,
                 "prev_hash does not match the previous entry (deleted, swapped or inserted entry)",
             ));
         }
         let computed = e.compute_hash();
         if computed != e.hash {
-            return Err(self.fail(
-                "chain",
-                Some(e),
-                None,
+            return Err(self.fail_at(
+                e,
                 "content does not match its hash (the entry was modified)",
             ));
         }
-        let h = parse_hash(&computed)
-            .ok_or_else(|| self.fail("chain", Some(e), None, "malformed hash"))?;
-        if !self.entry_hashes.insert(h) {
-            return Err(self.fail("chain", Some(e), None, "the same entry appears twice"));
+        let h = parse_hash(&computed).ok_or_else(|| self.fail_at(e, "malformed hash"))?;
+        let case_index = u32::try_from(self.case_ids.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        if self.entry_hashes.insert(h, (case_index, e.seq)).is_some() {
+            return Err(self.fail_at(e, "the same entry appears twice"));
         }
-        self.current = Some((e.case_id.clone(), e.seq, computed));
+        match &mut self.current {
+            Some((_, seq, hash)) if same_case => {
+                *seq = e.seq;
+                *hash = computed;
+            }
+            current => *current = Some((e.case_id.clone(), e.seq, computed)),
+        }
         self.summary.entries += 1;
         Ok(())
     }
@@ -385,8 +415,22 @@ impl Auditor {
             }
             let h = parse_hash(&l.hash)
                 .ok_or_else(|| self.fail("log", None, Some(l.index), "malformed leaf hash"))?;
-            if !self.entry_hashes.remove(&h) {
-                return Err(self.fail("log", None, Some(l.index), format!("leaf names entry {} of case {} but no such entry exists (deleted or modified)", l.seq, l.case_id)));
+            match self.entry_hashes.remove(&h) {
+                Some((case, seq))
+                    if seq == l.seq
+                        && self.case_ids.get(case as usize).map(String::as_str)
+                            == Some(l.case_id.as_str()) => {}
+                Some((case, seq)) => {
+                    let actual = self
+                        .case_ids
+                        .get(case as usize)
+                        .cloned()
+                        .unwrap_or_default();
+                    return Err(self.fail("log", None, Some(l.index), format!("leaf is labelled entry {} of case {} but its hash is that of entry {seq} of case {actual} (the leaf was relabelled)", l.seq, l.case_id)));
+                }
+                None => {
+                    return Err(self.fail("log", None, Some(l.index), format!("leaf names entry {} of case {} but no such entry exists (deleted or modified)", l.seq, l.case_id)));
+                }
             }
             frontier
                 .push(leaf_hash(&h))
@@ -446,26 +490,29 @@ pub async fn verify_store<S: Store + ?Sized>(
     strict: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<Result<AuditSummary, AuditFailure>, StoreError> {
+    // Pages are read while the previous page is hashed on a blocking thread: reading (in the
+    // database) and hashing (here) use both cores.
+    const PAGE: usize = 20_000;
     let mut auditor = Auditor::new(tenant);
-    let mut after: Option<(String, u64)> = None;
-    loop {
-        let page = store
-            .all_entries(
-                tenant,
-                after.as_ref().map(|(c, s)| (c.as_str(), *s)),
-                50_000,
-            )
-            .await?;
-        if page.is_empty() {
-            break;
+    let mut page = store.canonical_entries(tenant, None, PAGE).await?;
+    while !page.is_empty() {
+        let after = page.last().map(|e| (e.case_id.clone(), e.seq));
+        let hashing = tokio::task::spawn_blocking(move || {
+            let r = auditor.canonical_entries(&page);
+            (auditor, r)
+        });
+        let next = store
+            .canonical_entries(tenant, after.as_ref().map(|(c, s)| (c.as_str(), *s)), PAGE)
+            .await;
+        let (a, r) = hashing
+            .await
+            .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("hashing task: {e}")))?;
+        auditor = a;
+        if let Err(f) = r {
+            return Ok(Err(f));
         }
-        for e in &page {
-            if let Err(f) = auditor.entry(e) {
-                return Ok(Err(f));
-            }
-        }
-        after = page.last().map(|e| (e.case_id.clone(), e.seq));
         progress(auditor.summary.entries);
+        page = next?;
     }
     let size = store.log_size(tenant).await?;
     let leaves = store.log_leaves(tenant, 0, size).await?;

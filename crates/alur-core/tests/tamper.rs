@@ -153,6 +153,22 @@ async fn every_mutation_of_every_entry_is_detected() {
         forged.hash = forged.compute_hash();
         y.entries.insert(i + 1, forged);
         detect(format!("insert after entry {i}"), y, None);
+        // Relabel this leaf: the entry it points to is unchanged, its label names another.
+        if i < x.leaves.len() {
+            let mut y = clone(&x);
+            y.leaves[i].seq += 1;
+            detect(format!("relabel leaf {i} (seq)"), y, None);
+            let mut y = clone(&x);
+            let other = x
+                .leaves
+                .iter()
+                .find(|l| l.case_id != x.leaves[i].case_id)
+                .unwrap()
+                .case_id
+                .clone();
+            y.leaves[i].case_id = other;
+            detect(format!("relabel leaf {i} (case)"), y, None);
+        }
         // Truncate the log's tail from this leaf.
         if i < x.leaves.len() {
             let mut y = clone(&x);

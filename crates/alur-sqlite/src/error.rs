@@ -121,8 +121,6 @@ fn constraint(msg: &str) -> StoreError {
         || msg.contains("UNIQUE constraint failed: log_leaves.")
     {
         (Conflict, "leaves are not the next unsequenced entries")
-    } else if msg.contains("alur: audit entry does not continue its case chain") {
-        (Conflict, "the audit entry does not continue its chain")
     } else if msg.contains("UNIQUE constraint failed: cases.") {
         (Conflict, "the case already exists")
     } else if msg.contains("UNIQUE constraint failed: idempotency.") {

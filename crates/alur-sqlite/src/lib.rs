@@ -30,6 +30,7 @@
 mod codec;
 mod error;
 mod outbox;
+mod verify;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -988,17 +989,14 @@ impl Store for SqliteStore {
         start: u64,
         end: u64,
     ) -> Result<Vec<LogLeaf>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT idx, case_id, seq, hash FROM log_leaves WHERE tenant = ? AND idx >= ? AND idx < ? \
-             ORDER BY idx",
+        // Read with the synchronous reader: an audit or a proof reads the whole log.
+        verify::leaves_async(
+            self.path().to_owned(),
+            tenant,
+            u64_param(start),
+            u64_param(end),
         )
-        .bind(tenant)
-        .bind(u64_param(start))
-        .bind(u64_param(end))
-        .fetch_all(&self.readers)
         .await
-        .map_err(|e| map(&e))?;
-        rows.iter().map(leaf_from_row).collect()
     }
 
     async fn log_size(&self, tenant: &str) -> Result<u64, StoreError> {
@@ -1042,7 +1040,24 @@ impl Store for SqliteStore {
 
     async fn append_chain(&self, tenant: &str, entries: &[AuditEntry]) -> Result<(), StoreError> {
         let params = codec::encode_chain(tenant, entries)?;
-        self.script(APPEND_CHAIN, params).await.map(|_| ())
+        match self.script(APPEND_CHAIN, params).await {
+            Ok(_) => Ok(()),
+            // Here (unlike in a case commit, which the version check guards) a chain that moved
+            // on means a concurrent appender won.
+            Err(e) if e.message.contains("does not continue its case chain") => Err(
+                StoreError::new(StoreErrorKind::Conflict, "the chain has moved on"),
+            ),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn canonical_entries(
+        &self,
+        tenant: &str,
+        after: Option<(&str, u64)>,
+        limit: usize,
+    ) -> Result<Vec<alur_core::audit::CanonicalEntry>, StoreError> {
+        verify::canonical_page_async(self.path().to_owned(), tenant, after, limit).await
     }
 
     async fn all_entries(

@@ -44,7 +44,7 @@ async fn restarts_record_exactly_the_configuration_changes() {
     let officer = changed
         .officers
         .values_mut()
-        .find(|o| o.posts.len() >= 1)
+        .find(|o| !o.posts.is_empty())
         .unwrap();
     let lost = officer.posts.remove(0);
     let lost_officer = officer.id.clone();

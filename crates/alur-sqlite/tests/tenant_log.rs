@@ -111,40 +111,49 @@ async fn appends_are_checked_and_the_log_is_append_only() {
     let dir = tempfile::tempdir().unwrap();
     let path = common::db_path(dir.path());
     let (engine, _) = alur_testkit::engine(common::open(&path, Durability::Full).await).await;
+    let s = engine.store();
+    // The engine's configuration entries (the `@config` chain) came first: sequence them.
+    let base = Integrator::new(TENANT, None)
+        .integrate(s, 1000)
+        .await
+        .unwrap();
+    assert!(base > 0);
     for n in 0..3 {
         engine
             .submit(alur_testkit::domisili(n), None)
             .await
             .unwrap();
     }
-    let s = engine.store();
     let next = s.unsequenced(TENANT, 10).await.unwrap();
     assert_eq!(next.len(), 3);
     // Wrong size, skipped entry, forged hash: Conflict, nothing written.
-    let err = s.append_log(TENANT, 1, &next).await.unwrap_err();
+    let err = s.append_log(TENANT, base + 1, &next).await.unwrap_err();
     assert_eq!(err.kind, StoreErrorKind::Conflict);
-    let err = s.append_log(TENANT, 0, &next[1..]).await.unwrap_err();
+    let err = s.append_log(TENANT, base, &next[1..]).await.unwrap_err();
     assert_eq!(err.kind, StoreErrorKind::Conflict);
     let mut forged = next.clone();
     forged[2].hash = "00".repeat(32);
     assert_eq!(
-        s.append_log(TENANT, 0, &forged).await.unwrap_err().kind,
+        s.append_log(TENANT, base, &forged).await.unwrap_err().kind,
         StoreErrorKind::Conflict
     );
-    assert_eq!(s.log_size(TENANT).await.unwrap(), 0);
+    assert_eq!(s.log_size(TENANT).await.unwrap(), base);
     // The right leaves, in two appends.
-    s.append_log(TENANT, 0, &next[..2]).await.unwrap();
+    s.append_log(TENANT, base, &next[..2]).await.unwrap();
     assert_eq!(
-        s.append_log(TENANT, 0, &next[2..]).await.unwrap_err().kind,
+        s.append_log(TENANT, base, &next[2..])
+            .await
+            .unwrap_err()
+            .kind,
         StoreErrorKind::Conflict
     );
-    s.append_log(TENANT, 2, &next[2..]).await.unwrap();
-    let leaves = s.log_leaves(TENANT, 0, 10).await.unwrap();
+    s.append_log(TENANT, base + 2, &next[2..]).await.unwrap();
+    let leaves = s.log_leaves(TENANT, base, base + 10).await.unwrap();
     let expected: Vec<LogLeaf> = next
         .iter()
         .enumerate()
         .map(|(i, l)| LogLeaf {
-            index: i as u64,
+            index: base + i as u64,
             ..l.clone()
         })
         .collect();
@@ -170,7 +179,10 @@ async fn appends_are_checked_and_the_log_is_append_only() {
         }
     }
     conn.close().await.unwrap();
-    assert_eq!(s.log_leaves(TENANT, 0, 10).await.unwrap(), expected);
+    assert_eq!(
+        s.log_leaves(TENANT, base, base + 10).await.unwrap(),
+        expected
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,15 +214,20 @@ async fn racing_integrators_build_one_log() {
         .await
         .unwrap();
     let size = s.log_size(TENANT).await.unwrap();
-    assert_eq!(size, 45);
+    let config = s
+        .entries(TENANT, alur_core::config_log::CONFIG_CHAIN)
+        .await
+        .unwrap()
+        .len() as u64;
+    assert_eq!(size, 45 + config);
     let leaves = s.log_leaves(TENANT, 0, size).await.unwrap();
     let mut keys: Vec<_> = leaves.iter().map(|l| (l.case_id.clone(), l.seq)).collect();
     keys.sort();
     keys.dedup();
-    assert_eq!(keys.len(), 45, "each entry once");
+    assert_eq!(keys.len() as u64, size, "each entry once");
     let summary = verify_store(s, TENANT, None, None, false, |_| {})
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(summary.leaves, 45);
+    assert_eq!(summary.leaves, size);
 }

@@ -1,0 +1,262 @@
+//! `alur audit verify` over a large SQLite audit log against a raw read-and-hash loop over the
+//! same table, in the same run.
+//!
+//! ```text
+//! cargo bench -p alur-sqlite --bench audit_verify
+//! ALUR_BENCH_ENTRIES=1000000   entries in the log (default 1,000,000)
+//! ALUR_BENCH_ROUNDS=3          verification rounds (figures: the best round of each)
+//! ALUR_BENCH_DIR=/path         where the database goes (default: a temporary directory)
+//! ```
+//!
+//! The log is made of real engine entries (a domicile letter's submission, completeness check,
+//! initials and signature, from a real engine run) copied to many cases with their chains re-hashed,
+//! then sequenced into the tenant Merkle log and signed. Verification = [`verify_store`] in strict
+//! mode with the verifier key: every chain, every leaf against its entry, the Merkle root against
+//! every signed checkpoint. The raw baseline reads the same rows in the same order with one plain
+//! sqlx query and computes one SHA-256 per row over the columns' bytes: the least any verifier
+//! must do.
+
+use std::time::{Duration, Instant};
+
+use alur_core::MemoryStore;
+use alur_core::audit::{AuditEntry, GENESIS};
+use alur_core::store::Store;
+use alur_core::tlog::{Integrator, verify_store};
+use alur_merkle::checkpoint::CheckpointSigner;
+use alur_sqlite::{Durability, SqliteOptions, SqliteStore};
+use alur_testkit::{act, domisili, engine};
+use sha2::{Digest, Sha256};
+use sqlx::Connection;
+
+const TENANT: &str = "kepri";
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One complete case's entries from a real engine run.
+async fn template() -> Vec<AuditEntry> {
+    let (e, _clock) = engine(MemoryStore::new()).await;
+    let c = e.submit(domisili(1), None).await.unwrap();
+    let c = e
+        .execute(&c.id, act(&c, "baloi-operator", "lengkap"), None)
+        .await
+        .unwrap();
+    let c = e
+        .execute(&c.id, act(&c, "baloi-kasi", "paraf"), None)
+        .await
+        .unwrap();
+    let c = e
+        .execute(&c.id, act(&c, "baloi-lurah", "tandatangani"), None)
+        .await
+        .unwrap();
+    assert!(!c.status.is_open());
+    e.store().entries(TENANT, &c.id).await.unwrap()
+}
+
+/// Write `n` entries (cases of the template's length) with one sqlx transaction per 20,000 rows.
+async fn fill(store: &SqliteStore, path: &str, n: usize) {
+    let t = template().await;
+    let mut conn = sqlx::SqliteConnection::connect_with(
+        &path.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut written = 0;
+    let mut case = 0usize;
+    let started = Instant::now();
+    while written < n {
+        let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+        let mut batch = 0;
+        while batch < 20_000 && written < n {
+            case += 1;
+            let id = format!("bench-{case:08}");
+            let mut prev = GENESIS.to_owned();
+            for x in &t {
+                if written == n {
+                    break;
+                }
+                let mut e = x.clone();
+                e.case_id = id.clone();
+                e.prev_hash = prev;
+                e.hash = e.compute_hash();
+                prev = e.hash.clone();
+                sqlx::query(
+                    "INSERT INTO audit_entries (tenant, case_id, seq, service, definition_version, \
+                     calendar_version, event, actor, legal_basis, at, due, payload_digest, \
+                     prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&e.tenant)
+                .bind(&e.case_id)
+                .bind(e.seq as i64)
+                .bind(&e.service)
+                .bind(i64::from(e.definition_version))
+                .bind(&e.calendar_version)
+                .bind(serde_json::to_string(&e.event).unwrap())
+                .bind(serde_json::to_string(&e.actor).unwrap())
+                .bind(&e.legal_basis)
+                .bind(format!("{:.9}", e.at))
+                .bind(e.due.as_ref().map(|d| serde_json::to_string(d).unwrap()))
+                .bind(&e.payload_digest)
+                .bind(&e.prev_hash)
+                .bind(&e.hash)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+                written += 1;
+                batch += 1;
+            }
+        }
+        tx.commit().await.unwrap();
+    }
+    eprintln!(
+        "wrote {written} entries ({case} cases) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let mut integ = Integrator::new(TENANT, Some(signer()));
+    integ.integrate(store, 50_000).await.unwrap();
+    integ.checkpoint(store).await.unwrap();
+    eprintln!(
+        "sequenced and signed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn signer() -> CheckpointSigner {
+    CheckpointSigner::from_seed("alur-bench", &[5; 32]).unwrap()
+}
+
+/// The baseline: the same rows in the same order, one SHA-256 per row over its columns' bytes,
+/// read with a plain synchronous SQLite connection (the fastest reader there is).
+fn raw(path: &str) -> (usize, Duration) {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut stmt = conn
+        .prepare(
+            "SELECT case_id, seq, service, definition_version, calendar_version, event, actor, \
+             legal_basis, at, due, payload_digest, prev_hash, hash FROM audit_entries \
+             WHERE tenant = ? ORDER BY case_id, seq",
+        )
+        .unwrap();
+    let mut rows = stmt.query([TENANT]).unwrap();
+    let mut n = 0usize;
+    let mut acc = 0u8;
+    while let Some(r) = rows.next().unwrap() {
+        let mut h = Sha256::new();
+        for i in 0..13 {
+            match r.get_ref(i).unwrap() {
+                rusqlite::types::ValueRef::Integer(v) => h.update(v.to_le_bytes()),
+                rusqlite::types::ValueRef::Text(t) => h.update(t),
+                _ => {}
+            }
+        }
+        acc ^= h.finalize()[0];
+        n += 1;
+    }
+    std::hint::black_box(acc);
+    (n, started.elapsed())
+}
+
+/// What hashing adds to a transition: the engine's submissions on SQLite (NORMAL), each one
+/// transition with one audit entry, against the time to hash one entry.
+async fn hashing_share(dir: &std::path::Path) -> (f64, f64) {
+    let store = SqliteStore::open(
+        dir.join("hash-share.db").to_str().unwrap(),
+        SqliteOptions::with_durability(Durability::Normal),
+    )
+    .await
+    .unwrap();
+    let (e, _clock) = engine(store).await;
+    let n = 3_000u32;
+    let started = Instant::now();
+    let mut entries = Vec::new();
+    for i in 0..n {
+        let c = e.submit(domisili(i), None).await.unwrap();
+        if i < 200 {
+            entries.extend(e.store().entries(TENANT, &c.id).await.unwrap());
+        }
+    }
+    let per_transition = started.elapsed().as_secs_f64() / f64::from(n);
+    let reps = 50;
+    let started = Instant::now();
+    let mut acc = 0usize;
+    for _ in 0..reps {
+        for x in &entries {
+            acc += x.compute_hash().len();
+        }
+    }
+    std::hint::black_box(acc);
+    let per_hash = started.elapsed().as_secs_f64() / (reps * entries.len()) as f64;
+    e.into_store().close().await;
+    (per_transition, per_hash)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let n = env("ALUR_BENCH_ENTRIES", 1_000_000);
+        let rounds = env("ALUR_BENCH_ROUNDS", 3).max(1);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = std::env::var("ALUR_BENCH_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| tmp.path().to_owned());
+        let path = dir.join("audit-verify.db");
+        let _ = std::fs::remove_file(&path);
+        let path = path.to_str().unwrap().to_owned();
+        let store = SqliteStore::open(&path, SqliteOptions::with_durability(Durability::Normal))
+            .await
+            .unwrap();
+        fill(&store, &path, n).await;
+        let verifier = signer().verifier();
+        let mut best_verify = Duration::MAX;
+        let mut best_raw = Duration::MAX;
+        for round in 1..=rounds {
+            let p = path.clone();
+            let (rows, raw_t) = tokio::task::spawn_blocking(move || raw(&p)).await.unwrap();
+            assert_eq!(rows, n);
+            let started = Instant::now();
+            let summary = verify_store(&store, TENANT, Some(&verifier), None, true, |_| {})
+                .await
+                .unwrap()
+                .unwrap();
+            let verify_t = started.elapsed();
+            assert_eq!(summary.entries as usize, n);
+            assert_eq!(summary.leaves as usize, n);
+            eprintln!(
+                "round {round}: verify {:.2} s ({:.0} entries/s), raw read-and-hash {:.2} s ({:.0} rows/s)",
+                verify_t.as_secs_f64(),
+                n as f64 / verify_t.as_secs_f64(),
+                raw_t.as_secs_f64(),
+                n as f64 / raw_t.as_secs_f64()
+            );
+            best_verify = best_verify.min(verify_t);
+            best_raw = best_raw.min(raw_t);
+        }
+        let v = n as f64 / best_verify.as_secs_f64();
+        let r = n as f64 / best_raw.as_secs_f64();
+        println!(
+            "audit verify, {n} entries: {v:.0} entries/s; raw read-and-hash {r:.0} rows/s; ratio {:.0} %",
+            100.0 * v / r
+        );
+        store.close().await;
+        let (transition, hash) = hashing_share(&dir).await;
+        println!(
+            "hashing one entry: {:.2} µs; one transition (engine submit, SQLite NORMAL): {:.1} µs; hashing share {:.2} %",
+            hash * 1e6,
+            transition * 1e6,
+            100.0 * hash / transition
+        );
+    });
+}

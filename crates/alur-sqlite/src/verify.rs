@@ -1,0 +1,172 @@
+//! The verification read path: pages of audit entries with their canonical bytes, read with a
+//! plain synchronous SQLite connection on a blocking thread.
+//!
+//! sqlx hands every row from its worker thread to the async caller (several microseconds a row);
+//! an auditor reading millions of entries wants the rows at the speed SQLite produces them. This
+//! path only reads (a read-only connection on the same file, under WAL's snapshot isolation) and
+//! builds each entry's canonical bytes from the stored text without decoding its JSON parts
+//! ([`alur_core::audit::EntryColumns`]).
+
+use std::path::{Path, PathBuf};
+
+use alur_core::audit::{CanonicalEntry, EntryColumns};
+use alur_core::store::{LogLeaf, StoreError, StoreErrorKind};
+use rusqlite::OpenFlags;
+
+fn fail(e: impl std::fmt::Display) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Unavailable,
+        format!("reading audit entries: {e}"),
+    )
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Corrupt,
+        format!("stored {what} is malformed: {e}"),
+    )
+}
+
+const PAGE_SQL: &str = "SELECT case_id, seq, service, definition_version, calendar_version, event, \
+     actor, legal_basis, at, due, payload_digest, prev_hash, hash FROM audit_entries \
+     WHERE tenant = ?1 AND (case_id, seq) > (?2, ?3) ORDER BY case_id, seq LIMIT ?4";
+
+/// Up to `limit` entries of `tenant` after `(case_id, seq)` (from the start when `None`).
+pub(crate) fn canonical_page(
+    path: &Path,
+    tenant: &str,
+    after: Option<(&str, u64)>,
+    limit: usize,
+) -> Result<Vec<CanonicalEntry>, StoreError> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(fail)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(fail)?;
+    let mut stmt = conn.prepare(PAGE_SQL).map_err(fail)?;
+    // `(case_id, seq) > ('', 0)` holds for every stored entry (seq >= 1).
+    let (case, seq) = after.unwrap_or(("", 0));
+    let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut rows = stmt
+        .query(rusqlite::params![tenant, case, seq, limit])
+        .map_err(fail)?;
+    let mut out = Vec::with_capacity(usize::try_from(limit.min(100_000)).unwrap_or(0));
+    while let Some(r) = rows.next().map_err(fail)? {
+        let text = |i: usize| -> Result<&str, StoreError> {
+            r.get_ref(i)
+                .map_err(fail)?
+                .as_str()
+                .map_err(|e| corrupt("audit column", e))
+        };
+        let opt = |i: usize| -> Result<Option<&str>, StoreError> {
+            r.get_ref(i)
+                .map_err(fail)?
+                .as_str_or_null()
+                .map_err(|e| corrupt("audit column", e))
+        };
+        let int = |i: usize| -> Result<i64, StoreError> { r.get::<_, i64>(i).map_err(fail) };
+        let case_id = text(0)?;
+        let seq = u64::try_from(int(1)?).map_err(|e| corrupt("audit sequence", e))?;
+        let at: jiff::Timestamp = text(8)?.parse().map_err(|e| corrupt("audit time", e))?;
+        let prev_hash = text(11)?;
+        let cols = EntryColumns {
+            tenant,
+            case_id,
+            seq,
+            service: text(2)?,
+            definition_version: u32::try_from(int(3)?)
+                .map_err(|e| corrupt("definition version", e))?,
+            calendar_version: opt(4)?,
+            event_json: text(5)?,
+            actor_json: text(6)?,
+            legal_basis: opt(7)?,
+            at,
+            due_json: opt(9)?,
+            payload_digest: opt(10)?,
+            prev_hash,
+        };
+        out.push(CanonicalEntry {
+            case_id: case_id.to_owned(),
+            seq,
+            prev_hash: prev_hash.to_owned(),
+            hash: text(12)?.to_owned(),
+            canonical: cols.canonical(),
+        });
+    }
+    Ok(out)
+}
+
+/// [`canonical_page`] on a blocking thread.
+pub(crate) async fn canonical_page_async(
+    path: PathBuf,
+    tenant: &str,
+    after: Option<(&str, u64)>,
+    limit: usize,
+) -> Result<Vec<CanonicalEntry>, StoreError> {
+    let tenant = tenant.to_owned();
+    let after = after.map(|(c, s)| (c.to_owned(), s));
+    tokio::task::spawn_blocking(move || {
+        canonical_page(
+            &path,
+            &tenant,
+            after.as_ref().map(|(c, s)| (c.as_str(), *s)),
+            limit,
+        )
+    })
+    .await
+    .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("reader task: {e}")))?
+}
+
+/// Log leaves with `start <= idx < end`, in index order.
+pub(crate) fn leaves(
+    path: &Path,
+    tenant: &str,
+    start: i64,
+    end: i64,
+) -> Result<Vec<LogLeaf>, StoreError> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(fail)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(fail)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT idx, case_id, seq, hash FROM log_leaves \
+             WHERE tenant = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+        )
+        .map_err(fail)?;
+    let mut rows = stmt
+        .query(rusqlite::params![tenant, start, end])
+        .map_err(fail)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(fail)? {
+        let unsigned = |i: usize, what: &str| -> Result<u64, StoreError> {
+            u64::try_from(r.get::<_, i64>(i).map_err(fail)?).map_err(|e| corrupt(what, e))
+        };
+        out.push(LogLeaf {
+            index: unsigned(0, "log index")?,
+            case_id: r.get(1).map_err(fail)?,
+            seq: unsigned(2, "audit sequence number")?,
+            hash: r.get(3).map_err(fail)?,
+        });
+    }
+    Ok(out)
+}
+
+/// [`leaves`] on a blocking thread.
+pub(crate) async fn leaves_async(
+    path: PathBuf,
+    tenant: &str,
+    start: i64,
+    end: i64,
+) -> Result<Vec<LogLeaf>, StoreError> {
+    let tenant = tenant.to_owned();
+    tokio::task::spawn_blocking(move || leaves(&path, &tenant, start, end))
+        .await
+        .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("reader task: {e}")))?
+}
