@@ -326,130 +326,45 @@ impl Auditor {
     /// `strict`, every entry must be in the log and the whole log under a signed checkpoint (an
     /// export); otherwise entries committed since the last integration are counted as unsequenced.
     pub fn finish(
-        mut self,
+        self,
         leaves: &[LogLeaf],
         checkpoints: &[StoredCheckpoint],
         verifier: Option<&CheckpointVerifier>,
         external: Option<&str>,
         strict: bool,
     ) -> Result<AuditSummary, AuditFailure> {
-        let origin = origin(&self.tenant);
-        let verify_note = |this: &Self, note: &str| -> Result<Checkpoint, AuditFailure> {
-            let v = verifier.ok_or_else(|| {
-                this.fail(
-                    "checkpoint",
-                    None,
-                    None,
-                    "a checkpoint needs the verifier key to be checked (--key)",
-                )
-            })?;
-            let c = parse_and_verify(note, v).map_err(|e| {
-                this.fail(
-                    "checkpoint",
-                    None,
-                    None,
-                    format!("signature or format invalid: {e}"),
-                )
-            })?;
-            if c.origin != origin {
-                return Err(this.fail(
-                    "checkpoint",
-                    None,
-                    None,
-                    format!("checkpoint is for `{}`, not `{origin}`", c.origin),
-                ));
-            }
-            Ok(c)
-        };
-        let mut wanted: Vec<Checkpoint> = Vec::new();
-        for c in checkpoints {
-            let cp = verify_note(&self, &c.note)?;
-            if cp.size != c.size {
-                return Err(self.fail(
-                    "checkpoint",
-                    None,
-                    None,
-                    format!(
-                        "stored size {} differs from the signed size {}",
-                        c.size, cp.size
-                    ),
-                ));
-            }
-            wanted.push(cp);
-        }
-        if let Some(note) = external {
-            wanted.push(verify_note(&self, note)?);
-        }
-        wanted.sort_by_key(|c| c.size);
-        let mut frontier = Frontier::new();
-        let mut next = wanted.iter().peekable();
-        let check = |this: &Self,
-                     frontier: &Frontier,
-                     next: &mut std::iter::Peekable<std::slice::Iter<'_, Checkpoint>>|
-         -> Result<u64, AuditFailure> {
-            let mut n = 0;
-            while let Some(c) = next.peek() {
-                if c.size != frontier.size() {
-                    break;
-                }
-                if c.root != frontier.root() {
-                    return Err(this.fail("checkpoint", None, Some(c.size), format!("the log's first {} leaves do not hash to the signed root (the log was rewritten)", c.size)));
-                }
-                n += 1;
-                next.next();
-            }
-            Ok(n)
-        };
-        self.summary.checkpoints += check(&self, &frontier, &mut next)?;
-        for (i, l) in leaves.iter().enumerate() {
-            if l.index != i as u64 {
-                return Err(self.fail(
-                    "log",
-                    None,
-                    Some(i as u64),
-                    format!(
-                        "index {} where {i} was expected (a leaf is missing or moved)",
-                        l.index
-                    ),
-                ));
-            }
-            let h = parse_hash(&l.hash)
-                .ok_or_else(|| self.fail("log", None, Some(l.index), "malformed leaf hash"))?;
-            match self.entry_hashes.remove(&h) {
-                Some((case, seq))
-                    if seq == l.seq
+        let mut log = LogCheck::new(&self.tenant, checkpoints, verifier, external)?;
+        log.leaves(leaves)?;
+        self.join(log, strict)
+    }
+
+    /// Complete the audit with the log side checked separately ([`LogCheck`], e.g. on another
+    /// thread while entries were fed): every leaf must name, by case and sequence, the entry its
+    /// hash belongs to; with `strict`, every entry must be in the log and the whole log under a
+    /// signed checkpoint.
+    pub fn join(mut self, log: LogCheck, strict: bool) -> Result<AuditSummary, AuditFailure> {
+        let log = log.end()?;
+        for (h, case_id, seq, index) in &log.labels {
+            match self.entry_hashes.remove(h) {
+                Some((case, s))
+                    if s == *seq
                         && self.case_ids.get(case as usize).map(String::as_str)
-                            == Some(l.case_id.as_str()) => {}
-                Some((case, seq)) => {
+                            == Some(case_id.as_str()) => {}
+                Some((case, s)) => {
                     let actual = self
                         .case_ids
                         .get(case as usize)
                         .cloned()
                         .unwrap_or_default();
-                    return Err(self.fail("log", None, Some(l.index), format!("leaf is labelled entry {} of case {} but its hash is that of entry {seq} of case {actual} (the leaf was relabelled)", l.seq, l.case_id)));
+                    return Err(self.fail("log", None, Some(*index), format!("leaf is labelled entry {seq} of case {case_id} but its hash is that of entry {s} of case {actual} (the leaf was relabelled)")));
                 }
                 None => {
-                    return Err(self.fail("log", None, Some(l.index), format!("leaf names entry {} of case {} but no such entry exists (deleted or modified)", l.seq, l.case_id)));
+                    return Err(self.fail("log", None, Some(*index), format!("leaf names entry {seq} of case {case_id} but no such entry exists (deleted or modified, or the leaf repeats another)")));
                 }
             }
-            frontier
-                .push(leaf_hash(&h))
-                .map_err(|e| self.fail("log", None, Some(l.index), e.to_string()))?;
-            self.summary.leaves += 1;
-            self.summary.checkpoints += check(&self, &frontier, &mut next)?;
         }
-        if let Some(c) = next.next() {
-            return Err(self.fail(
-                "checkpoint",
-                None,
-                Some(c.size),
-                format!(
-                    "a checkpoint covers {} leaves but the log has only {} (the log was truncated)",
-                    c.size,
-                    frontier.size()
-                ),
-            ));
-        }
+        self.summary.leaves = log.size;
+        self.summary.checkpoints = log.checkpoints;
         self.summary.unsequenced = self.entry_hashes.len() as u64;
         if strict {
             if self.summary.unsequenced > 0 {
@@ -463,20 +378,171 @@ impl Auditor {
                     ),
                 ));
             }
-            let covered = wanted.last().map_or(0, |c| c.size);
-            if covered != frontier.size() {
+            if log.covered != log.size {
                 return Err(self.fail(
                     "checkpoint",
                     None,
-                    Some(covered),
+                    Some(log.covered),
                     format!(
-                        "the log has {} leaves but the newest checkpoint covers {covered}",
-                        frontier.size()
+                        "the log has {} leaves but the newest checkpoint covers {}",
+                        log.size, log.covered
                     ),
                 ));
             }
         }
         Ok(self.summary)
+    }
+}
+
+/// The log side of an audit: the leaves in index order, their Merkle roots against every signed
+/// checkpoint (stored, and an optional external one). Fed page by page; independent of the
+/// entries, so it can run beside [`Auditor`] and be joined with it ([`Auditor::join`]).
+pub struct LogCheck {
+    tenant: String,
+    frontier: Frontier,
+    wanted: Vec<Checkpoint>,
+    next: usize,
+    checkpoints: u64,
+    labels: Vec<(Hash, String, u64, u64)>,
+}
+
+/// What [`LogCheck::end`] hands to the join.
+pub struct LogChecked {
+    size: u64,
+    covered: u64,
+    checkpoints: u64,
+    labels: Vec<(Hash, String, u64, u64)>,
+}
+
+impl LogCheck {
+    /// Start: verify every checkpoint's signature and origin (a verifier key is needed when there
+    /// is any checkpoint).
+    pub fn new(
+        tenant: &str,
+        checkpoints: &[StoredCheckpoint],
+        verifier: Option<&CheckpointVerifier>,
+        external: Option<&str>,
+    ) -> Result<Self, AuditFailure> {
+        let fail = |detail: String| AuditFailure {
+            what: "checkpoint".into(),
+            tenant: tenant.to_owned(),
+            case_id: None,
+            seq: None,
+            index: None,
+            detail,
+        };
+        let origin = origin(tenant);
+        let verify_note = |note: &str| -> Result<Checkpoint, AuditFailure> {
+            let v = verifier.ok_or_else(|| {
+                fail("a checkpoint needs the verifier key to be checked (--key)".into())
+            })?;
+            let c = parse_and_verify(note, v)
+                .map_err(|e| fail(format!("signature or format invalid: {e}")))?;
+            if c.origin != origin {
+                return Err(fail(format!(
+                    "checkpoint is for `{}`, not `{origin}`",
+                    c.origin
+                )));
+            }
+            Ok(c)
+        };
+        let mut wanted = Vec::new();
+        for c in checkpoints {
+            let cp = verify_note(&c.note)?;
+            if cp.size != c.size {
+                return Err(fail(format!(
+                    "stored size {} differs from the signed size {}",
+                    c.size, cp.size
+                )));
+            }
+            wanted.push(cp);
+        }
+        if let Some(note) = external {
+            wanted.push(verify_note(note)?);
+        }
+        wanted.sort_by_key(|c| c.size);
+        let mut this = Self {
+            tenant: tenant.to_owned(),
+            frontier: Frontier::new(),
+            wanted,
+            next: 0,
+            checkpoints: 0,
+            labels: Vec::new(),
+        };
+        this.check_roots()?;
+        Ok(this)
+    }
+
+    fn fail(&self, what: &str, index: Option<u64>, detail: impl Into<String>) -> AuditFailure {
+        AuditFailure {
+            what: what.into(),
+            tenant: self.tenant.clone(),
+            case_id: None,
+            seq: None,
+            index,
+            detail: detail.into(),
+        }
+    }
+
+    fn check_roots(&mut self) -> Result<(), AuditFailure> {
+        while let Some(c) = self.wanted.get(self.next) {
+            if c.size != self.frontier.size() {
+                break;
+            }
+            if c.root != self.frontier.root() {
+                return Err(self.fail("checkpoint", Some(c.size), format!("the log's first {} leaves do not hash to the signed root (the log was rewritten)", c.size)));
+            }
+            self.checkpoints += 1;
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Feed the next leaves, in index order.
+    pub fn leaves(&mut self, page: &[LogLeaf]) -> Result<(), AuditFailure> {
+        self.labels.reserve(page.len());
+        for l in page {
+            let i = self.frontier.size();
+            if l.index != i {
+                return Err(self.fail(
+                    "log",
+                    Some(i),
+                    format!(
+                        "index {} where {i} was expected (a leaf is missing or moved)",
+                        l.index
+                    ),
+                ));
+            }
+            let h = parse_hash(&l.hash)
+                .ok_or_else(|| self.fail("log", Some(l.index), "malformed leaf hash"))?;
+            self.frontier
+                .push(leaf_hash(&h))
+                .map_err(|e| self.fail("log", Some(l.index), e.to_string()))?;
+            self.labels.push((h, l.case_id.clone(), l.seq, l.index));
+            self.check_roots()?;
+        }
+        Ok(())
+    }
+
+    /// Finish the log side: no checkpoint may cover more leaves than the log has.
+    pub fn end(self) -> Result<LogChecked, AuditFailure> {
+        if let Some(c) = self.wanted.get(self.next) {
+            return Err(self.fail(
+                "checkpoint",
+                Some(c.size),
+                format!(
+                    "a checkpoint covers {} leaves but the log has only {} (the log was truncated)",
+                    c.size,
+                    self.frontier.size()
+                ),
+            ));
+        }
+        Ok(LogChecked {
+            size: self.frontier.size(),
+            covered: self.wanted.last().map_or(0, |c| c.size),
+            checkpoints: self.checkpoints,
+            labels: self.labels,
+        })
     }
 }
 
@@ -490,12 +556,65 @@ pub async fn verify_store<S: Store + ?Sized>(
     strict: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<Result<AuditSummary, AuditFailure>, StoreError> {
-    // Pages are read while the previous page is hashed on a blocking thread: reading (in the
-    // database) and hashing (here) use both cores.
+    // Three streams share the two cores: entry pages are read (in the database) while the
+    // previous page is hashed (on a blocking thread), and the log's leaves and checkpoints are
+    // checked on another blocking thread as they arrive.
     const PAGE: usize = 20_000;
+    let checkpoints = store.checkpoints(tenant).await?;
+    let log = match LogCheck::new(tenant, &checkpoints, verifier, external) {
+        Ok(l) => l,
+        Err(f) => return Ok(Err(f)),
+    };
+    let size = store.log_size(tenant).await?;
+    let mut log_job: Option<tokio::task::JoinHandle<(LogCheck, Result<(), AuditFailure>)>> = None;
+    let mut log = Some(log);
+    let mut leaves_from = 0u64;
+    let join_err = |e: tokio::task::JoinError| {
+        StoreError::new(StoreErrorKind::Other, format!("audit task: {e}"))
+    };
     let mut auditor = Auditor::new(tenant);
     let mut page = store.canonical_entries(tenant, None, PAGE).await?;
-    while !page.is_empty() {
+    loop {
+        // Hand the next page of leaves to the log side when it is free.
+        if leaves_from < size {
+            let free = match log_job.take() {
+                Some(job) if job.is_finished() => {
+                    let (l, r) = job.await.map_err(join_err)?;
+                    if let Err(f) = r {
+                        return Ok(Err(f));
+                    }
+                    Some(l)
+                }
+                Some(job) => {
+                    log_job = Some(job);
+                    None
+                }
+                None => log.take(),
+            };
+            if let Some(mut l) = free {
+                let end = (leaves_from + PAGE as u64).min(size);
+                let leaves = store.log_leaves(tenant, leaves_from, end).await?;
+                leaves_from = end;
+                log_job = Some(tokio::task::spawn_blocking(move || {
+                    let r = l.leaves(&leaves);
+                    (l, r)
+                }));
+            }
+        }
+        if page.is_empty() {
+            if leaves_from >= size {
+                break;
+            }
+            // Entries are done: wait for the log side and feed it the rest.
+            if let Some(job) = log_job.take() {
+                let (l, r) = job.await.map_err(join_err)?;
+                if let Err(f) = r {
+                    return Ok(Err(f));
+                }
+                log = Some(l);
+            }
+            continue;
+        }
         let after = page.last().map(|e| (e.case_id.clone(), e.seq));
         let hashing = tokio::task::spawn_blocking(move || {
             let r = auditor.canonical_entries(&page);
@@ -504,9 +623,7 @@ pub async fn verify_store<S: Store + ?Sized>(
         let next = store
             .canonical_entries(tenant, after.as_ref().map(|(c, s)| (c.as_str(), *s)), PAGE)
             .await;
-        let (a, r) = hashing
-            .await
-            .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("hashing task: {e}")))?;
+        let (a, r) = hashing.await.map_err(join_err)?;
         auditor = a;
         if let Err(f) = r {
             return Ok(Err(f));
@@ -514,10 +631,25 @@ pub async fn verify_store<S: Store + ?Sized>(
         progress(auditor.summary.entries);
         page = next?;
     }
-    let size = store.log_size(tenant).await?;
-    let leaves = store.log_leaves(tenant, 0, size).await?;
-    let checkpoints = store.checkpoints(tenant).await?;
-    Ok(auditor.finish(&leaves, &checkpoints, verifier, external, strict))
+    let log = match log_job {
+        Some(job) => {
+            let (l, r) = job.await.map_err(join_err)?;
+            if let Err(f) = r {
+                return Ok(Err(f));
+            }
+            l
+        }
+        None => match log {
+            Some(l) => l,
+            None => {
+                return Err(StoreError::new(
+                    StoreErrorKind::Other,
+                    "audit: log side lost",
+                ));
+            }
+        },
+    };
+    Ok(auditor.join(log, strict))
 }
 
 /// An inclusion proof of one entry under a checkpoint.

@@ -56,7 +56,17 @@ async fn mixed(durability: Durability) {
         cases.push(t.case);
     }
     let engine = Arc::new(engine);
-    let before = engine.store().writer_stats();
+    // The writer updates its counters right after answering the callers: let the set-up's
+    // last commit be counted before taking the baseline.
+    let mut before = engine.store().writer_stats();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let now = engine.store().writer_stats();
+        if now.transitions == before.transitions && now.batches == before.batches {
+            break;
+        }
+        before = now;
+    }
     for round in 0..20 {
         let mut tasks = Vec::new();
         for (i, case) in cases.iter().cloned().enumerate() {
