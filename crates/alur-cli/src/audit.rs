@@ -76,7 +76,7 @@ pub async fn publish(
     let settings = &config.audit;
     let signer = load_signer_from(&settings.checkpoint_key_env, o.key_file.as_deref())?;
     let every = match &o.every {
-        Some(text) => interval(text)?,
+        Some(text) => alur_core::config::clock_interval(text)?,
         None => settings.checkpoint_every,
     };
     let dir = o
@@ -136,24 +136,6 @@ pub async fn publish(
             _ = tokio::signal::ctrl_c() => return Ok(format!("stopped ({tenant})")),
         }
     }
-}
-
-fn interval(text: &str) -> Result<std::time::Duration, String> {
-    use alur_calendar::SlaDuration;
-    let secs = match text.parse::<SlaDuration>().map_err(|e| e.to_string())? {
-        SlaDuration::Minutes(n) => u64::from(n) * 60,
-        SlaDuration::Hours(n) => u64::from(n) * 3600,
-        SlaDuration::CalendarDays(n) => u64::from(n) * 86_400,
-        SlaDuration::WorkingDays(_) => {
-            return Err(format!(
-                "`{text}` is in working days; give minutes or hours, e.g. \"10 menit\""
-            ));
-        }
-    };
-    if secs == 0 {
-        return Err("the interval must be longer than zero".into());
-    }
-    Ok(std::time::Duration::from_secs(secs))
 }
 
 /// Write a checkpoint outside the database, as the directory sink does:

@@ -51,40 +51,32 @@ pub struct AuditEntry {
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 impl AuditEntry {
-    /// The canonical bytes hashed (everything except `hash`).
+    /// The canonical bytes hashed (everything except `hash`): compact JSON with the fields in
+    /// declaration order, built by [`EntryColumns::canonical`] (the one definition of the format).
     pub fn canonical(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Canon<'a> {
-            tenant: &'a str,
-            case_id: &'a str,
-            seq: u64,
-            service: &'a str,
-            definition_version: u32,
-            calendar_version: &'a Option<String>,
-            event: &'a EventKind,
-            actor: &'a ActorRecord,
-            legal_basis: &'a Option<String>,
-            at: &'a Timestamp,
-            due: &'a Option<Due>,
-            payload_digest: &'a Option<String>,
-            prev_hash: &'a str,
-        }
-        serde_json::to_vec(&Canon {
+        // Serializing these types to JSON cannot fail (no maps with non-string keys).
+        let event = serde_json::to_string(&self.event).unwrap_or_default();
+        let actor = serde_json::to_string(&self.actor).unwrap_or_default();
+        let due = self
+            .due
+            .as_ref()
+            .map(|d| serde_json::to_string(d).unwrap_or_default());
+        EntryColumns {
             tenant: &self.tenant,
             case_id: &self.case_id,
             seq: self.seq,
             service: &self.service,
             definition_version: self.definition_version,
-            calendar_version: &self.calendar_version,
-            event: &self.event,
-            actor: &self.actor,
-            legal_basis: &self.legal_basis,
-            at: &self.at,
-            due: &self.due,
-            payload_digest: &self.payload_digest,
+            calendar_version: self.calendar_version.as_deref(),
+            event_json: &event,
+            actor_json: &actor,
+            legal_basis: self.legal_basis.as_deref(),
+            at: self.at,
+            due_json: due.as_deref(),
+            payload_digest: self.payload_digest.as_deref(),
             prev_hash: &self.prev_hash,
-        })
-        .unwrap_or_default()
+        }
+        .canonical()
     }
 
     /// Compute this entry's hash from its content.
@@ -557,10 +549,15 @@ mod tests {
                 payload_digest: e.payload_digest.as_deref(),
                 prev_hash: &e.prev_hash,
             };
-            assert_eq!(
-                String::from_utf8(cols.canonical()).unwrap(),
-                String::from_utf8(e.canonical()).unwrap()
-            );
+            // Independent reference: the whole entry (minus `hash`) through serde_json, whose
+            // field order is the declaration order.
+            let full = serde_json::to_string(&e).unwrap();
+            let reference = full
+                .strip_suffix(&format!(",\"hash\":\"{}\"}}", e.hash))
+                .map(|r| format!("{r}}}"))
+                .unwrap();
+            assert_eq!(String::from_utf8(cols.canonical()).unwrap(), reference);
+            assert_eq!(cols.canonical(), e.canonical());
             let c = CanonicalEntry::of(&e);
             assert_eq!(c.compute_hash(), e.compute_hash());
         }

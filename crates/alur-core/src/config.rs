@@ -678,35 +678,12 @@ pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
     {
         let fid = *fid;
         if let Some(every) = &a.checkpoint_every {
-            match every.parse::<SlaDuration>() {
-                Ok(SlaDuration::WorkingDays(_)) => ctx.err(
-                    fid,
-                    "audit.checkpoint_every",
-                    format!("`{every}` is in working days; checkpoints follow the clock"),
-                    "write minutes or hours, e.g. \"10 menit\" or \"1 jam\"",
-                ),
-                Ok(d) => {
-                    let secs = match d {
-                        SlaDuration::Minutes(n) => u64::from(n) * 60,
-                        SlaDuration::Hours(n) => u64::from(n) * 3600,
-                        SlaDuration::CalendarDays(n) => u64::from(n) * 86_400,
-                        SlaDuration::WorkingDays(_) => 0,
-                    };
-                    if secs == 0 {
-                        ctx.err(
-                            fid,
-                            "audit.checkpoint_every",
-                            "the interval must be longer than zero",
-                            "write e.g. \"10 menit\"",
-                        );
-                    } else {
-                        audit.checkpoint_every = std::time::Duration::from_secs(secs);
-                    }
-                }
+            match clock_interval(every) {
+                Ok(d) => audit.checkpoint_every = d,
                 Err(e) => ctx.err(
                     fid,
                     "audit.checkpoint_every",
-                    e.to_string(),
+                    e,
                     "write minutes or hours, e.g. \"10 menit\" or \"1 jam\"",
                 ),
             }
@@ -2159,6 +2136,25 @@ pub fn definition_digest(def: &ServiceDefinition) -> String {
     d.source = String::new();
     let json = serde_json::to_vec(&d).unwrap_or_default();
     hex(&Sha256::digest(&json))
+}
+
+/// A clock interval (`"10 menit"`, `"1 jam"`, `"1 hari"`), e.g. between checkpoints. Working days
+/// are refused: such intervals follow the clock, not the office calendar.
+pub fn clock_interval(text: &str) -> Result<std::time::Duration, String> {
+    let secs = match text.parse::<SlaDuration>().map_err(|e| e.to_string())? {
+        SlaDuration::Minutes(n) => u64::from(n) * 60,
+        SlaDuration::Hours(n) => u64::from(n) * 3600,
+        SlaDuration::CalendarDays(n) => u64::from(n) * 86_400,
+        SlaDuration::WorkingDays(_) => {
+            return Err(format!(
+                "`{text}` is in working days; checkpoints follow the clock"
+            ));
+        }
+    };
+    if secs == 0 {
+        return Err("the interval must be longer than zero".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -245,6 +245,14 @@ pub struct SearchQuery {
     pub limit: usize,
 }
 
+/// The error of the tenant-log methods' default implementations.
+fn no_tenant_log() -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Other,
+        "this store has no tenant log (capabilities().tenant_log is false)",
+    )
+}
+
 /// A store of cases, audit chains, payloads, outbox messages, timers and definitions.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -396,10 +404,7 @@ pub trait Store: Send + Sync + 'static {
     /// - Returns at most `limit` entries that no log leaf names, oldest commit first.
     async fn unsequenced(&self, tenant: &str, limit: usize) -> Result<Vec<LogLeaf>, StoreError> {
         let _ = (tenant, limit);
-        Err(StoreError::new(
-            StoreErrorKind::Other,
-            "this store has no tenant log (capabilities().tenant_log is false)",
-        ))
+        Err(no_tenant_log())
     }
 
     /// Append leaves to the tenant log at indexes `expected_size ..`.
@@ -415,10 +420,7 @@ pub trait Store: Send + Sync + 'static {
         leaves: &[LogLeaf],
     ) -> Result<(), StoreError> {
         let _ = (tenant, expected_size, leaves);
-        Err(StoreError::new(
-            StoreErrorKind::Other,
-            "this store has no tenant log (capabilities().tenant_log is false)",
-        ))
+        Err(no_tenant_log())
     }
 
     /// Leaves with `start <= index < end`, in index order.
@@ -432,19 +434,13 @@ pub trait Store: Send + Sync + 'static {
         end: u64,
     ) -> Result<Vec<LogLeaf>, StoreError> {
         let _ = (tenant, start, end);
-        Err(StoreError::new(
-            StoreErrorKind::Other,
-            "this store has no tenant log (capabilities().tenant_log is false)",
-        ))
+        Err(no_tenant_log())
     }
 
     /// The number of leaves in the tenant log.
     async fn log_size(&self, tenant: &str) -> Result<u64, StoreError> {
         let _ = tenant;
-        Err(StoreError::new(
-            StoreErrorKind::Other,
-            "this store has no tenant log (capabilities().tenant_log is false)",
-        ))
+        Err(no_tenant_log())
     }
 
     /// Keep a signed checkpoint.
@@ -457,19 +453,13 @@ pub trait Store: Send + Sync + 'static {
         checkpoint: &StoredCheckpoint,
     ) -> Result<(), StoreError> {
         let _ = (tenant, checkpoint);
-        Err(StoreError::new(
-            StoreErrorKind::Other,
-            "this store has no tenant log (capabilities().tenant_log is false)",
-        ))
+        Err(no_tenant_log())
     }
 
     /// The tenant's checkpoints, smallest size first.
     async fn checkpoints(&self, tenant: &str) -> Result<Vec<StoredCheckpoint>, StoreError> {
         let _ = tenant;
-        Err(StoreError::new(
-            StoreErrorKind::Other,
-            "this store has no tenant log (capabilities().tenant_log is false)",
-        ))
+        Err(no_tenant_log())
     }
 
     /// Append entries to a chain that belongs to no case: the tenant's configuration chain
@@ -484,10 +474,7 @@ pub trait Store: Send + Sync + 'static {
     /// - All or nothing; the entries then reach the tenant log like case entries.
     async fn append_chain(&self, tenant: &str, entries: &[AuditEntry]) -> Result<(), StoreError> {
         let _ = (tenant, entries);
-        Err(StoreError::new(
-            StoreErrorKind::Other,
-            "this store has no tenant log (capabilities().tenant_log is false)",
-        ))
+        Err(no_tenant_log())
     }
 
     /// Like [`Store::all_entries`], each entry with the canonical bytes its hash covers (for
@@ -519,10 +506,7 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         let _ = (tenant, after, limit);
-        Err(StoreError::new(
-            StoreErrorKind::Other,
-            "this store has no tenant log (capabilities().tenant_log is false)",
-        ))
+        Err(no_tenant_log())
     }
     /// Claim up to `limit` outbox messages for delivery by `owner` until `lease_until`.
     ///

@@ -27,6 +27,18 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     )
 }
 
+/// A read-only connection on the store's file (WAL: it reads a consistent snapshot).
+fn open_reader(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(fail)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(fail)?;
+    Ok(conn)
+}
+
 const PAGE_SQL: &str = "SELECT case_id, seq, service, definition_version, calendar_version, event, \
      actor, legal_basis, at, due, payload_digest, prev_hash, hash FROM audit_entries \
      WHERE tenant = ?1 AND (case_id, seq) > (?2, ?3) ORDER BY case_id, seq LIMIT ?4";
@@ -38,13 +50,7 @@ pub(crate) fn canonical_page(
     after: Option<(&str, u64)>,
     limit: usize,
 ) -> Result<Vec<CanonicalEntry>, StoreError> {
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(fail)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(fail)?;
+    let conn = open_reader(path)?;
     let mut stmt = conn.prepare(PAGE_SQL).map_err(fail)?;
     // `(case_id, seq) > ('', 0)` holds for every stored entry (seq >= 1).
     let (case, seq) = after.unwrap_or(("", 0));
@@ -127,13 +133,7 @@ pub(crate) fn leaves(
     start: i64,
     end: i64,
 ) -> Result<Vec<LogLeaf>, StoreError> {
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(fail)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(fail)?;
+    let conn = open_reader(path)?;
     let mut stmt = conn
         .prepare(
             "SELECT idx, case_id, seq, hash FROM log_leaves \
