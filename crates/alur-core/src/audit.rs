@@ -398,6 +398,29 @@ pub fn describe(entry: &AuditEntry, config: &crate::model::Config) -> String {
                 entry.calendar_version.as_deref().unwrap_or("-")
             )
         }
+        EventKind::Rated { scores } => {
+            let list: Vec<String> = scores.iter().map(u8::to_string).collect();
+            format!(
+                "mengisi survei kepuasan masyarakat (U1–U9: {})",
+                list.join(", ")
+            )
+        }
+        EventKind::LetterIssued {
+            number,
+            document_sha256,
+            valid_until,
+            ..
+        } => {
+            let until = valid_until.map_or_else(
+                || "tanpa batas waktu".to_owned(),
+                |d| format!("berlaku sampai {d}"),
+            );
+            format!(
+                "menandatangani dan menerbitkan surat nomor {number} ({until}; sidik dokumen {})",
+                document_sha256.get(..12).unwrap_or(document_sha256)
+            )
+        }
+        EventKind::LetterRevoked { number, .. } => format!("mencabut surat nomor {number}"),
         EventKind::DefinitionRegistered {
             service,
             version,

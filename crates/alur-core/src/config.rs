@@ -284,6 +284,7 @@ struct RawMain {
     tenant: RawTenant,
     storage: Option<RawStorage>,
     audit: Option<RawAudit>,
+    letters: Option<RawLetters>,
     calendar: Option<alur_calendar::CalendarConfig>,
     #[serde(default)]
     unit: Vec<RawUnit>,
@@ -307,6 +308,14 @@ struct RawAudit {
     checkpoint_dir: Option<String>,
     checkpoint_webhook: Option<String>,
     checkpoint_key_env: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawLetters {
+    number_format: Option<String>,
+    series: Option<String>,
+    verify_url: Option<String>,
+    paper: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1086,6 +1095,62 @@ pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
         }
     }
 
+    // Letters: numbering and verification.
+    let mut letters = crate::model::LetterSettings::default();
+    if let Some((fid, m)) = &main
+        && let Some(l) = &m.letters
+    {
+        let fid = *fid;
+        if let Some(f) = &l.number_format {
+            match crate::letter::NumberFormat::parse(f) {
+                Ok(_) => letters.number_format = f.clone(),
+                Err(e) => ctx.err(
+                    fid,
+                    "letters.number_format",
+                    e,
+                    "e.g. \"{klasifikasi}/{nomor:4}/{unit}/{bulan}/{tahun}\"",
+                ),
+            }
+        }
+        if let Some(x) = &l.series {
+            match x.as_str() {
+                "klasifikasi" => letters.series = crate::model::LetterSeries::Classification,
+                "layanan" => letters.series = crate::model::LetterSeries::Service,
+                "unit" => letters.series = crate::model::LetterSeries::Unit,
+                other => ctx.err(
+                    fid,
+                    "letters.series",
+                    format!("unknown series `{other}`"),
+                    "use \"klasifikasi\" (one sequence per classification code), \"layanan\" (per service) or \"unit\" (one per unit)",
+                ),
+            }
+        }
+        if let Some(url) = &l.verify_url {
+            if url.starts_with("http://") || url.starts_with("https://") {
+                letters.verify_url = url.trim_end_matches('/').to_owned();
+            } else {
+                ctx.err(
+                    fid,
+                    "letters.verify_url",
+                    format!("`{url}` is not an http:// or https:// URL"),
+                    "give the public address of the verification page; the QR code holds it followed by /<token>",
+                );
+            }
+        }
+        if let Some(p) = &l.paper {
+            match p.to_ascii_uppercase().as_str() {
+                "A4" => letters.paper = crate::model::Paper::A4,
+                "F4" => letters.paper = crate::model::Paper::F4,
+                other => ctx.err(
+                    fid,
+                    "letters.paper",
+                    format!("unknown paper size `{other}`"),
+                    "use \"A4\" or \"F4\"",
+                ),
+            }
+        }
+    }
+
     if !ctx.diags.is_empty() {
         return Err(ConfigErrors(redact_niks(ctx.diags)));
     }
@@ -1096,6 +1161,7 @@ pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
         tenant,
         storage_url: main.storage.map(|s| s.url),
         audit,
+        letters,
         roles,
         officers,
         mandates,

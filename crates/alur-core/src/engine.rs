@@ -119,6 +119,12 @@ pub struct Case {
     pub deemed_approved: bool,
     /// Count of returns to the applicant (rework).
     pub returns: u32,
+    /// The applicant answered the satisfaction survey.
+    #[serde(default)]
+    pub rated: bool,
+    /// The letter's state once issued (numbering is the store's; see [`crate::letter`]).
+    #[serde(default)]
+    pub letter: Option<crate::letter::LetterStatus>,
 }
 
 impl Case {
@@ -237,6 +243,40 @@ pub enum Command {
     },
     /// Recompute deadlines with the current calendar (system only, after an amendment).
     Recompute,
+    /// The applicant rates the service (SKM, Permenpan-RB 14/2017) after completion.
+    Rate {
+        /// Must be the applicant.
+        actor: Actor,
+        /// The nine elements' answers, each 1 (tidak baik) to 4 (sangat baik).
+        scores: Vec<u8>,
+    },
+    /// Record the issue of the completed case's letter, rendered and signed (see
+    /// [`crate::Engine::issue_letter`], which prepares this command).
+    IssueLetter {
+        /// The signer.
+        actor: Actor,
+        /// The signer's record for the audit entry (role, unit, mandate).
+        signer_actor: ActorRecord,
+        /// The letter's number.
+        number: String,
+        /// What is issued.
+        issuance: crate::letter::LetterIssuance,
+        /// The signer's name, NIP and position (stored apart, under the entry's digest).
+        payload: Payload,
+    },
+    /// Revoke an issued letter (reason in `payload.reason`, required).
+    RevokeLetter {
+        /// Who revokes.
+        actor: Actor,
+        /// Their record (role, unit).
+        revoker: ActorRecord,
+        /// The letter's token.
+        token: String,
+        /// The letter's number.
+        number: String,
+        /// The reason.
+        payload: Payload,
+    },
 }
 
 impl Command {
@@ -248,7 +288,10 @@ impl Command {
             | Self::Comment { actor, .. }
             | Self::Claim { actor }
             | Self::Assign { actor, .. }
-            | Self::Withdraw { actor, .. } => actor.clone(),
+            | Self::Withdraw { actor, .. }
+            | Self::Rate { actor, .. }
+            | Self::IssueLetter { actor, .. }
+            | Self::RevokeLetter { actor, .. } => actor.clone(),
             Self::Fire { .. } | Self::Recompute => Actor::System,
         }
     }
@@ -259,8 +302,14 @@ impl Command {
             Self::Submit { payload, .. }
             | Self::Act { payload, .. }
             | Self::Comment { payload, .. }
-            | Self::Withdraw { payload, .. } => Some(payload),
-            Self::Claim { .. } | Self::Assign { .. } | Self::Fire { .. } | Self::Recompute => None,
+            | Self::Withdraw { payload, .. }
+            | Self::IssueLetter { payload, .. }
+            | Self::RevokeLetter { payload, .. } => Some(payload),
+            Self::Claim { .. }
+            | Self::Assign { .. }
+            | Self::Fire { .. }
+            | Self::Recompute
+            | Self::Rate { .. } => None,
         }
     }
 }
@@ -399,6 +448,31 @@ pub enum EventKind {
     GrantRevoked {
         /// The grant.
         grant: crate::config_log::Grant,
+    },
+    /// The applicant rated the service (SKM): nine answers, 1–4.
+    Rated {
+        /// The answers, element U1 to U9.
+        scores: Vec<u8>,
+    },
+    /// The case's letter was signed and issued.
+    LetterIssued {
+        /// Its number.
+        number: String,
+        /// SHA-256 of its verification token (the token is a bearer secret on the letter).
+        token_sha256: String,
+        /// SHA-256 of the signed document.
+        document_sha256: String,
+        /// Media type of the document.
+        media_type: String,
+        /// Last day of validity, when limited.
+        valid_until: Option<jiff::civil::Date>,
+    },
+    /// The case's letter was revoked.
+    LetterRevoked {
+        /// Its number.
+        number: String,
+        /// SHA-256 of its verification token.
+        token_sha256: String,
     },
 }
 
@@ -805,6 +879,116 @@ pub fn decide(
                 "the definition given is not the one the case is pinned to",
             ))
         }
+        (Command::Rate { actor, scores }, Some(case)) => {
+            let Actor::Applicant(p) = actor else {
+                return Err(refuse(
+                    RefusalKind::Forbidden,
+                    "only the applicant rates the service",
+                ));
+            };
+            if p != &case.applicant {
+                return Err(refuse(
+                    RefusalKind::Forbidden,
+                    "only the applicant rates the service",
+                ));
+            }
+            if case.status != Status::Closed(Outcome::Completed) {
+                return Err(refuse(
+                    RefusalKind::InvalidTransition,
+                    "the service can be rated once the case is completed",
+                ));
+            }
+            if case.rated {
+                return Err(refuse(
+                    RefusalKind::InvalidTransition,
+                    "the case was already rated",
+                ));
+            }
+            if scores.len() != 9 || scores.iter().any(|s| !(1..=4).contains(s)) {
+                return Err(refuse(
+                    RefusalKind::Invalid,
+                    "a rating is nine answers (elements U1–U9), each 1 to 4",
+                ));
+            }
+            Ok(vec![Event {
+                kind: EventKind::Rated {
+                    scores: scores.clone(),
+                },
+                actor: applicant_record(p),
+                at: now,
+                has_payload: false,
+                due: None,
+            }])
+        }
+        (
+            Command::IssueLetter {
+                signer_actor,
+                number,
+                issuance,
+                ..
+            },
+            Some(case),
+        ) => {
+            if case.status != Status::Closed(Outcome::Completed) {
+                return Err(refuse(
+                    RefusalKind::InvalidTransition,
+                    "a letter is issued only for a completed case",
+                ));
+            }
+            if case.letter.is_some() {
+                return Err(refuse(
+                    RefusalKind::InvalidTransition,
+                    "the case's letter was already issued",
+                ));
+            }
+            Ok(vec![Event {
+                kind: EventKind::LetterIssued {
+                    number: number.clone(),
+                    token_sha256: crate::letter::token_digest(&issuance.token),
+                    document_sha256: issuance.document_sha256.clone(),
+                    media_type: issuance.media_type.clone(),
+                    valid_until: issuance.valid_until,
+                },
+                actor: signer_actor.clone(),
+                at: now,
+                has_payload,
+                due: None,
+            }])
+        }
+        (
+            Command::RevokeLetter {
+                revoker,
+                token,
+                number,
+                payload,
+                ..
+            },
+            Some(case),
+        ) => {
+            if case.letter != Some(crate::letter::LetterStatus::Issued) {
+                return Err(refuse(
+                    RefusalKind::InvalidTransition,
+                    "only an issued letter can be revoked",
+                ));
+            }
+            if payload
+                .reason
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty())
+            {
+                return Err(refuse(RefusalKind::Invalid, "a revocation needs a reason"));
+            }
+            Ok(vec![Event {
+                kind: EventKind::LetterRevoked {
+                    number: number.clone(),
+                    token_sha256: crate::letter::token_digest(token),
+                },
+                actor: revoker.clone(),
+                at: now,
+                has_payload,
+                due: None,
+            }])
+        }
         (command, Some(case)) => {
             let Status::Open(step_id) = &case.status else {
                 return Err(refuse(RefusalKind::InvalidTransition, "the case is closed"));
@@ -1108,6 +1292,12 @@ fn decide_open(
                 has_payload: false,
                 due: Some(due),
             }])
+        }
+        Command::Rate { .. } | Command::IssueLetter { .. } | Command::RevokeLetter { .. } => {
+            Err(refuse(
+                RefusalKind::InvalidTransition,
+                "the case is still open: ratings and letters come after completion",
+            ))
         }
     }
 }
@@ -1415,6 +1605,8 @@ pub fn apply(
                 breached: false,
                 deemed_approved: false,
                 returns: 0,
+                rated: false,
+                letter: None,
             })
         }
         (EventKind::Submitted { .. }, Some(_)) => {
@@ -1530,6 +1722,13 @@ pub fn apply(
                     case.assignee = None;
                     case.votes.clear();
                     case.step_due_at = None;
+                }
+                EventKind::Rated { .. } => case.rated = true,
+                EventKind::LetterIssued { .. } => {
+                    case.letter = Some(crate::letter::LetterStatus::Issued);
+                }
+                EventKind::LetterRevoked { .. } => {
+                    case.letter = Some(crate::letter::LetterStatus::Revoked);
                 }
                 EventKind::Submitted { .. } => unreachable_submitted()?,
                 EventKind::DefinitionRegistered { .. }

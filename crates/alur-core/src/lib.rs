@@ -18,6 +18,7 @@ pub mod config;
 pub mod config_log;
 pub mod engine;
 pub mod error;
+pub mod letter;
 pub mod memory;
 pub mod model;
 pub mod pseudonym;

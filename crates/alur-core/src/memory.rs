@@ -7,6 +7,7 @@ use tokio::sync::Mutex;
 
 use crate::audit::AuditEntry;
 use crate::engine::{Case, Payload};
+use crate::letter::{Letter, LetterOp, LetterStatus};
 use crate::model::ServiceDefinition;
 use crate::region::code_within;
 use crate::store::*;
@@ -29,6 +30,12 @@ struct Tenant {
     checkpoints: Vec<StoredCheckpoint>,
     /// Delivery state of outbox messages, by id (absent: pending, never attempted).
     delivery: HashMap<String, Delivery>,
+    /// Letters by token.
+    letters: BTreeMap<String, Letter>,
+    /// Last sequence number by (unit, series, year).
+    letter_counters: HashMap<(String, String, i16), u64>,
+    /// Documents by SHA-256: (media type, bytes).
+    documents: HashMap<String, (String, Vec<u8>)>,
 }
 
 /// Delivery state of one outbox message.
@@ -62,6 +69,7 @@ impl Store for MemoryStore {
             durable: false,
             shared: false,
             tenant_log: true,
+            letters: true,
         }
     }
 
@@ -98,6 +106,93 @@ impl Store for MemoryStore {
             .and_then(|t| t.definitions.get(id))
             .and_then(|v| v.iter().find(|d| d.version == version))
             .cloned())
+    }
+
+    async fn letter(&self, tenant: &str, token: &str) -> Result<Option<Letter>, StoreError> {
+        let g = self.tenants.lock().await;
+        Ok(g.get(tenant).and_then(|t| t.letters.get(token)).cloned())
+    }
+
+    async fn letter_for_case(
+        &self,
+        tenant: &str,
+        case_id: &str,
+    ) -> Result<Option<Letter>, StoreError> {
+        let g = self.tenants.lock().await;
+        Ok(g.get(tenant)
+            .and_then(|t| t.letters.values().find(|l| l.case_id == case_id))
+            .cloned())
+    }
+
+    async fn letter_by_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+    ) -> Result<Option<Letter>, StoreError> {
+        let g = self.tenants.lock().await;
+        Ok(g.get(tenant)
+            .and_then(|t| {
+                t.letters
+                    .values()
+                    .find(|l| l.document_sha256.as_deref() == Some(sha256))
+            })
+            .cloned())
+    }
+
+    async fn letters(
+        &self,
+        tenant: &str,
+        unit: &str,
+        year: i16,
+    ) -> Result<Vec<Letter>, StoreError> {
+        let g = self.tenants.lock().await;
+        let mut out: Vec<Letter> = g
+            .get(tenant)
+            .map(|t| {
+                t.letters
+                    .values()
+                    .filter(|l| l.unit == unit && l.year == year)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by(|a, b| (&a.series, a.seq).cmp(&(&b.series, b.seq)));
+        Ok(out)
+    }
+
+    async fn put_letter_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut g = self.tenants.lock().await;
+        g.entry(tenant.to_owned())
+            .or_default()
+            .documents
+            .entry(sha256.to_owned())
+            .or_insert_with(|| (media_type.to_owned(), bytes.to_vec()));
+        Ok(())
+    }
+
+    async fn letter_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let g = self.tenants.lock().await;
+        Ok(g.get(tenant).and_then(|t| t.documents.get(sha256)).cloned())
+    }
+
+    async fn record_letter_scan(&self, tenant: &str, token: &str) -> Result<u64, StoreError> {
+        let mut g = self.tenants.lock().await;
+        Ok(g.get_mut(tenant)
+            .and_then(|t| t.letters.get_mut(token))
+            .map_or(0, |l| {
+                l.scans += 1;
+                l.scans
+            }))
     }
 
     async fn commit(&self, t: Transition) -> Result<(), StoreError> {
@@ -139,8 +234,78 @@ impl Store for MemoryStore {
                 format!("timer {timer} already fired or was replaced"),
             ));
         }
+        let letter_refused = match &t.letter {
+            Some(LetterOp::Number(n)) => (ten.letters.contains_key(&n.token)
+                || ten.letters.values().any(|l| l.case_id == t.case.id))
+            .then_some("the case already has a letter"),
+            Some(LetterOp::Issue(i)) => (!(ten
+                .letters
+                .get(&i.token)
+                .is_some_and(|l| l.case_id == t.case.id && l.status == LetterStatus::Numbered)
+                && ten.documents.contains_key(&i.document_sha256)))
+            .then_some("the letter is not numbered (or its document was not stored)"),
+            Some(LetterOp::Revoke { token, .. }) => (!ten
+                .letters
+                .get(token)
+                .is_some_and(|l| l.case_id == t.case.id && l.status == LetterStatus::Issued))
+            .then_some("the letter is not issued"),
+            None => None,
+        };
+        if let Some(why) = letter_refused {
+            return Err(StoreError::new(StoreErrorKind::Conflict, why));
+        }
         // All checks passed: apply everything (no await points, so this is atomic).
         let id = t.case.id.clone();
+        match t.letter {
+            Some(LetterOp::Number(n)) => {
+                let counter = ten
+                    .letter_counters
+                    .entry((n.unit.clone(), n.series.clone(), n.year))
+                    .or_default();
+                *counter += 1;
+                let seq = *counter;
+                ten.letters.insert(
+                    n.token.clone(),
+                    Letter {
+                        tenant: t.tenant.clone(),
+                        token: n.token,
+                        case_id: id.clone(),
+                        unit: n.unit,
+                        service: n.service,
+                        series: n.series,
+                        year: n.year,
+                        seq,
+                        number: n.pattern.fill(seq),
+                        status: LetterStatus::Numbered,
+                        numbered_at: n.at,
+                        issued_at: None,
+                        valid_until: None,
+                        document_sha256: None,
+                        media_type: None,
+                        signer: None,
+                        revoked_at: None,
+                        scans: 0,
+                    },
+                );
+            }
+            Some(LetterOp::Issue(i)) => {
+                if let Some(l) = ten.letters.get_mut(&i.token) {
+                    l.status = LetterStatus::Issued;
+                    l.issued_at = Some(i.at);
+                    l.valid_until = i.valid_until;
+                    l.document_sha256 = Some(i.document_sha256);
+                    l.media_type = Some(i.media_type);
+                    l.signer = Some(i.signer);
+                }
+            }
+            Some(LetterOp::Revoke { token, at }) => {
+                if let Some(l) = ten.letters.get_mut(&token) {
+                    l.status = LetterStatus::Revoked;
+                    l.revoked_at = Some(at);
+                }
+            }
+            None => {}
+        }
         if let Some(timer) = &t.fired_timer
             && let Some(v) = ten.timers.get_mut(&id)
         {

@@ -503,6 +503,55 @@ impl Default for AuditSettings {
     }
 }
 
+/// What a letter series counts separately (`[letters] series`): every series restarts at 1 each
+/// year at every unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LetterSeries {
+    /// One sequence per archive classification code (`klasifikasi`); services without one count
+    /// under their service id.
+    Classification,
+    /// One sequence per service.
+    Service,
+    /// One sequence for all letters of the unit.
+    Unit,
+}
+
+/// Paper size of printed letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Paper {
+    /// ISO A4, 210 × 297 mm.
+    A4,
+    /// Folio (F4), 215 × 330 mm, still common in Indonesian offices.
+    F4,
+}
+
+/// How outgoing letters are numbered and verified (`[letters]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LetterSettings {
+    /// Number format with the tokens `{klasifikasi}`, `{nomor}` or `{nomor:N}` (the sequence,
+    /// zero-padded to N digits; exactly once), `{unit}` (unit code), `{bulan}` (month in Roman
+    /// numerals), `{tahun}` (year) and `{layanan}` (service id).
+    pub number_format: String,
+    /// What a sequence counts.
+    pub series: LetterSeries,
+    /// Base URL of the public verification page; the QR code holds `<verify_url>/<token>`.
+    pub verify_url: String,
+    /// Paper size.
+    pub paper: Paper,
+}
+
+impl Default for LetterSettings {
+    fn default() -> Self {
+        Self {
+            number_format: "{klasifikasi}/{nomor:4}/{unit}/{bulan}/{tahun}".into(),
+            series: LetterSeries::Classification,
+            verify_url: "http://127.0.0.1:8080/verifikasi".into(),
+            paper: Paper::A4,
+        }
+    }
+}
+
 /// A whole validated configuration directory.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -512,6 +561,8 @@ pub struct Config {
     pub storage_url: Option<String>,
     /// Checkpoint publishing from `[audit]`.
     pub audit: AuditSettings,
+    /// Letter numbering and verification (`[letters]`).
+    pub letters: LetterSettings,
     /// Roles by id.
     pub roles: BTreeMap<String, Role>,
     /// Officers by id.

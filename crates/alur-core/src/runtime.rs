@@ -9,11 +9,11 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditEntry, GENESIS};
 use crate::calendars::Calendars;
-use crate::engine::{self, Actor, Case, Command, Context, Event, EventKind, Payload};
+use crate::engine::{self, Actor, ActorRecord, Case, Command, Context, Event, EventKind, Payload};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Config, Outcome, ServiceDefinition, StepKind};
 use crate::pseudonym::{PersonRef, Pseudonymizer};
-use crate::region::RegionIndex;
+use crate::region::{self, RegionIndex};
 use crate::store::*;
 
 /// A source of time (injectable for tests and simulations).
@@ -59,6 +59,30 @@ impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         self.0.lock().map(|g| *g).unwrap_or(Timestamp::UNIX_EPOCH)
     }
+}
+
+/// A numbered letter ready to be rendered and signed: everything the page shows that the engine
+/// decides (see [`Engine::prepare_letter`]).
+#[derive(Debug, Clone)]
+pub struct LetterDraft {
+    /// The letter as numbered.
+    pub letter: crate::letter::Letter,
+    /// The case.
+    pub case: Case,
+    /// The service definition the case is pinned to.
+    pub definition: Arc<ServiceDefinition>,
+    /// Who signs, as recorded on the letter.
+    pub signer: crate::letter::SignerRecord,
+    /// The signer's audit record (role, unit, mandate).
+    pub signer_actor: ActorRecord,
+    /// Date of issue in the unit's time zone.
+    pub date: jiff::civil::Date,
+    /// Last day of validity, when limited.
+    pub valid_until: Option<jiff::civil::Date>,
+    /// The applicant's form values (from the stored payloads, latest value of each field).
+    pub fields: BTreeMap<String, String>,
+    /// Where the QR code points: `<verify_url>/<token>`.
+    pub verify_url: String,
 }
 
 /// One line of a case's timeline, for people.
@@ -108,6 +132,7 @@ pub struct Engine<S: Store> {
     next_id: std::sync::atomic::AtomicU64,
     id_prefix: String,
     grants: BTreeSet<crate::config_log::Grant>,
+    number_format: crate::letter::NumberFormat,
 }
 
 const MAX_RETRIES: usize = 8;
@@ -145,6 +170,13 @@ impl<S: Store> Engine<S> {
         let id_prefix = format!("{:x}", clock.now().as_millisecond());
         let calendars = RwLock::new(Arc::new(config.calendars.clone()));
         let grants = crate::config_log::grants(&config);
+        let number_format = crate::letter::NumberFormat::parse(&config.letters.number_format)
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!("[letters] number_format: {e}"),
+                )
+            })?;
         let engine = Self {
             config: Arc::new(config),
             store,
@@ -158,6 +190,7 @@ impl<S: Store> Engine<S> {
             next_id: std::sync::atomic::AtomicU64::new(1),
             id_prefix,
             grants,
+            number_format,
         };
         engine.record_configuration().await?;
         Ok(engine)
@@ -347,6 +380,10 @@ impl<S: Store> Engine<S> {
                 ErrorKind::Forbidden,
                 "timer and recompute commands are issued by the engine itself",
             )),
+            Command::IssueLetter { .. } | Command::RevokeLetter { .. } => Err(Error::new(
+                ErrorKind::InvalidInput,
+                "use Engine::issue_letter and Engine::revoke_letter for letters",
+            )),
             command => self.run(case_id, command, idempotency_key, None).await,
         }
     }
@@ -492,6 +529,7 @@ impl<S: Store> Engine<S> {
                 .await?;
             t.fired_timer = fired_timer.map(str::to_owned);
             t.expected_version = expected;
+            t.letter = self.letter_op(&def, &calendars, &command, &events, &t.case);
             let result = t.case.clone();
             match self.store.commit(t).await {
                 Ok(()) => return Ok(result),
@@ -540,6 +578,9 @@ impl<S: Store> Engine<S> {
             Command::Withdraw { .. } => "withdraw",
             Command::Fire { .. } => "fire",
             Command::Recompute => "recompute",
+            Command::Rate { .. } => "rate",
+            Command::IssueLetter { .. } => "issue-letter",
+            Command::RevokeLetter { .. } => "revoke-letter",
         };
         // Recording a denial must not turn the refusal into a different error.
         let _ = self
@@ -681,6 +722,7 @@ impl<S: Store> Engine<S> {
             replace_timers: moved,
             idempotency,
             fired_timer: None,
+            letter: None,
         })
     }
 
@@ -904,5 +946,402 @@ fn notifications(
             v
         }
         _ => Vec::new(),
+    }
+}
+
+/// Letters: numbering with the approval, issue after signing, revocation.
+impl<S: Store> Engine<S> {
+    /// The verification token of a case's letter: 160 bits from the tenant's keyed hash, so it
+    /// cannot be guessed without the key and the same database is rebuilt from the same seed.
+    fn letter_token(&self, case_id: &str) -> String {
+        let label = format!("alur/letter-token\0{}\0{case_id}", self.config.tenant.id);
+        let d = self.pseudonymizer.digest(label.as_bytes());
+        crate::letter::base32(&d[..20])
+    }
+
+    /// What `command` (with its `events`) does to a letter, if anything.
+    fn letter_op(
+        &self,
+        def: &ServiceDefinition,
+        calendars: &Calendars,
+        command: &Command,
+        events: &[Event],
+        case: &Case,
+    ) -> Option<crate::letter::LetterOp> {
+        use crate::letter::{LetterNumbering, LetterOp};
+        let at = events.first()?.at;
+        match command {
+            Command::IssueLetter { issuance, .. } => {
+                let mut i = issuance.clone();
+                i.at = at;
+                return Some(LetterOp::Issue(i));
+            }
+            Command::RevokeLetter { token, .. } => {
+                return Some(LetterOp::Revoke {
+                    token: token.clone(),
+                    at,
+                });
+            }
+            _ => {}
+        }
+        if !self.store.capabilities().letters {
+            return None;
+        }
+        let completing = events.iter().find(|e| {
+            matches!(
+                &e.kind,
+                EventKind::Acted {
+                    outcome: Some(Outcome::Completed),
+                    vote_only: false,
+                    ..
+                } | EventKind::DeemedApproved { .. }
+            )
+        })?;
+        // A service whose product has no archive classification issues no letter (a complaint's
+        // answer, say).
+        let classification = def.product.classification.as_deref()?;
+        let date = calendars
+            .for_unit(&case.unit)
+            .time_zone()
+            .to_datetime(completing.at)
+            .date();
+        Some(LetterOp::Number(LetterNumbering {
+            token: self.letter_token(&case.id),
+            unit: case.unit.clone(),
+            service: def.id.clone(),
+            series: crate::letter::series_key(
+                self.config.letters.series,
+                Some(classification),
+                &def.id,
+            ),
+            year: date.year(),
+            pattern: self
+                .number_format
+                .pattern(classification, &case.unit, &def.id, date),
+            at: completing.at,
+        }))
+    }
+
+    /// The letter of a case, if it was numbered.
+    pub async fn letter_for_case(
+        &self,
+        case_id: &str,
+    ) -> Result<Option<crate::letter::Letter>, Error> {
+        Ok(self
+            .store
+            .letter_for_case(&self.config.tenant.id, case_id)
+            .await?)
+    }
+
+    /// A letter by its verification token.
+    pub async fn letter(&self, token: &str) -> Result<Option<crate::letter::Letter>, Error> {
+        Ok(self.store.letter(&self.config.tenant.id, token).await?)
+    }
+
+    /// Who may sign the case's letter, and how: the officer who approved it (directly or as
+    /// Plh./Plt.); after a deemed approval, any officer holding the final step's role at the unit.
+    async fn signer_for(
+        &self,
+        case: &Case,
+        def: &ServiceDefinition,
+        officer: &str,
+    ) -> Result<(crate::letter::SignerRecord, ActorRecord), Error> {
+        let entries = self.store.entries(&self.config.tenant.id, &case.id).await?;
+        let completing = entries.iter().rev().find(|e| {
+            matches!(
+                &e.event,
+                EventKind::Acted {
+                    outcome: Some(Outcome::Completed),
+                    vote_only: false,
+                    ..
+                } | EventKind::DeemedApproved { .. }
+            )
+        });
+        let Some(completing) = completing else {
+            return Err(Error::new(
+                ErrorKind::InvalidTransition,
+                format!(
+                    "case `{}` was not completed: there is no letter to sign",
+                    case.id
+                ),
+            ));
+        };
+        let actor = if completing.actor.kind == "officer" {
+            if completing.actor.id != officer {
+                return Err(Error::new(
+                    ErrorKind::Forbidden,
+                    format!(
+                        "the letter is signed by the officer who approved it ({}), not by {officer}",
+                        completing.actor.id
+                    ),
+                ));
+            }
+            completing.actor.clone()
+        } else {
+            let step_id = match &completing.event {
+                EventKind::DeemedApproved { from, .. } => from.as_str(),
+                _ => "",
+            };
+            let roles: Vec<&str> = def
+                .steps
+                .iter()
+                .find(|s| s.id == step_id)
+                .map(|s| s.roles.iter().map(String::as_str).collect())
+                .unwrap_or_default();
+            let now = self.clock.now();
+            let today = self
+                .calendars()
+                .for_unit(&case.unit)
+                .time_zone()
+                .to_datetime(now)
+                .date();
+            let direct = self.config.officers.get(officer).and_then(|o| {
+                o.posts
+                    .iter()
+                    .find(|p| {
+                        roles.contains(&p.role.as_str()) && region::code_within(&case.unit, &p.unit)
+                    })
+                    .map(|p| ActorRecord {
+                        kind: "officer".into(),
+                        id: officer.to_owned(),
+                        role: Some(p.role.clone()),
+                        unit: Some(p.unit.clone()),
+                        ..ActorRecord::default()
+                    })
+            });
+            let delegated = || {
+                self.config.mandates.iter().find_map(|m| {
+                    (m.holder == officer
+                        && roles.contains(&m.role.as_str())
+                        && region::code_within(&case.unit, &m.unit)
+                        && m.from <= today
+                        && today <= m.until)
+                        .then(|| ActorRecord {
+                            kind: "officer".into(),
+                            id: officer.to_owned(),
+                            role: Some(m.role.clone()),
+                            unit: Some(m.unit.clone()),
+                            on_behalf_of: m.principal.clone(),
+                            mandate_kind: Some(m.kind),
+                            mandate_ref: Some(m.reference.clone()),
+                        })
+                })
+            };
+            match direct.or_else(delegated) {
+                Some(a) => a,
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::Forbidden,
+                        format!(
+                            "{officer} holds none of the roles of step `{step_id}` at unit {}",
+                            case.unit
+                        ),
+                    ));
+                }
+            }
+        };
+        let Some(o) = self.config.officers.get(officer) else {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("officer `{officer}` is not in the configuration"),
+            ));
+        };
+        let role_name = actor
+            .role
+            .as_deref()
+            .map(|r| {
+                self.config
+                    .roles
+                    .get(r)
+                    .map_or_else(|| r.to_owned(), |x| x.name.clone())
+            })
+            .unwrap_or_default();
+        let unit = actor.unit.clone().unwrap_or_else(|| case.unit.clone());
+        let unit_name = self
+            .regions
+            .get(&unit)
+            .map_or_else(|| unit.clone(), |r| r.name.clone());
+        let signer = crate::letter::SignerRecord {
+            officer: officer.to_owned(),
+            name: o.name.clone(),
+            nip: o.nip.clone(),
+            position: format!("{role_name} {unit_name}"),
+            mandate_kind: actor.mandate_kind,
+            mandate_ref: actor.mandate_ref.clone(),
+        };
+        Ok((signer, actor))
+    }
+
+    /// Everything needed to render and sign the case's numbered letter, for `officer` to sign.
+    pub async fn prepare_letter(&self, case_id: &str, officer: &str) -> Result<LetterDraft, Error> {
+        let tenant = &self.config.tenant.id;
+        let Some(letter) = self.store.letter_for_case(tenant, case_id).await? else {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("case `{case_id}` has no numbered letter"),
+            ));
+        };
+        if letter.status != crate::letter::LetterStatus::Numbered {
+            return Err(Error::new(
+                ErrorKind::InvalidTransition,
+                format!("letter {} was already issued", letter.number),
+            ));
+        }
+        let Some(case) = self.store.case(tenant, case_id).await? else {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("case `{case_id}` not found"),
+            ));
+        };
+        let def = self
+            .definition(&case.service, case.definition_version)
+            .await?;
+        let (signer, signer_actor) = self.signer_for(&case, &def, officer).await?;
+        let date = self
+            .calendars()
+            .for_unit(&case.unit)
+            .time_zone()
+            .to_datetime(self.clock.now())
+            .date();
+        let valid_until = match def.product.validity {
+            crate::model::Validity::Days(n) => {
+                date.checked_add(jiff::Span::new().days(i64::from(n))).ok()
+            }
+            crate::model::Validity::Months(n) => date
+                .checked_add(jiff::Span::new().months(i64::from(n)))
+                .ok(),
+            crate::model::Validity::Years(n) => {
+                date.checked_add(jiff::Span::new().years(i64::from(n))).ok()
+            }
+            crate::model::Validity::Unlimited => None,
+        };
+        let mut fields = BTreeMap::new();
+        for e in self.store.entries(tenant, case_id).await? {
+            if e.payload_digest.is_some()
+                && let Some(p) = self.store.payload(tenant, case_id, e.seq).await?
+            {
+                fields.extend(p.fields);
+            }
+        }
+        let verify_url = format!("{}/{}", self.config.letters.verify_url, letter.token);
+        Ok(LetterDraft {
+            letter,
+            case,
+            definition: def,
+            signer,
+            signer_actor,
+            date,
+            valid_until,
+            fields,
+            verify_url,
+        })
+    }
+
+    /// Issue a prepared letter as `document` (the signed PDF, or the HTML): the document is
+    /// stored by its SHA-256 and the case's chain gets the `letter_issued` entry that proves it.
+    pub async fn issue_letter(
+        &self,
+        draft: &LetterDraft,
+        document: &[u8],
+        media_type: &str,
+    ) -> Result<crate::letter::Letter, Error> {
+        let tenant = &self.config.tenant.id;
+        let sha = crate::letter::document_digest(document);
+        self.store
+            .put_letter_document(tenant, &sha, media_type, document)
+            .await?;
+        let mut fields = BTreeMap::new();
+        fields.insert("penandatangan_nama".to_owned(), draft.signer.name.clone());
+        if let Some(nip) = &draft.signer.nip {
+            fields.insert("penandatangan_nip".to_owned(), nip.clone());
+        }
+        fields.insert("penandatangan_jabatan".to_owned(), draft.signer.title());
+        let cmd = Command::IssueLetter {
+            actor: Actor::Officer(draft.signer.officer.clone()),
+            signer_actor: draft.signer_actor.clone(),
+            number: draft.letter.number.clone(),
+            issuance: crate::letter::LetterIssuance {
+                token: draft.letter.token.clone(),
+                at: self.clock.now(),
+                document_sha256: sha,
+                media_type: media_type.to_owned(),
+                signer: draft.signer.clone(),
+                valid_until: draft.valid_until,
+            },
+            payload: Payload {
+                fields,
+                reason: None,
+                text: None,
+            },
+        };
+        self.run(&draft.case.id, cmd, None, None).await?;
+        self.store
+            .letter(tenant, &draft.letter.token)
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::Storage, "the issued letter is not in the store"))
+    }
+
+    /// Revoke an issued letter, with a reason. The officer must hold the role of the step that
+    /// approved it at the issuing unit (or be the signer).
+    pub async fn revoke_letter(
+        &self,
+        token: &str,
+        officer: &str,
+        reason: &str,
+    ) -> Result<crate::letter::Letter, Error> {
+        let tenant = &self.config.tenant.id;
+        let Some(letter) = self.store.letter(tenant, token).await? else {
+            return Err(Error::new(ErrorKind::NotFound, "no letter has this token"));
+        };
+        let Some(case) = self.store.case(tenant, &letter.case_id).await? else {
+            return Err(Error::new(ErrorKind::NotFound, "the letter's case is gone"));
+        };
+        let def = self
+            .definition(&case.service, case.definition_version)
+            .await?;
+        let last_task_roles: Vec<String> = def
+            .steps
+            .iter()
+            .rev()
+            .find(|s| !s.roles.is_empty())
+            .map(|s| s.roles.clone())
+            .unwrap_or_default();
+        let post = self
+            .posts_now(officer)
+            .into_iter()
+            .find(|(r, u)| last_task_roles.contains(r) && region::code_within(&case.unit, u));
+        let is_signer = letter.signer.as_ref().is_some_and(|s| s.officer == officer);
+        let (role, unit) = match post {
+            Some(p) => (Some(p.0), Some(p.1)),
+            None if is_signer => (None, Some(case.unit.clone())),
+            None => {
+                return Err(Error::new(
+                    ErrorKind::Forbidden,
+                    format!("{officer} may not revoke letters of unit {}", case.unit),
+                ));
+            }
+        };
+        let cmd = Command::RevokeLetter {
+            actor: Actor::Officer(officer.to_owned()),
+            revoker: ActorRecord {
+                kind: "officer".into(),
+                id: officer.to_owned(),
+                role,
+                unit,
+                ..ActorRecord::default()
+            },
+            token: token.to_owned(),
+            number: letter.number.clone(),
+            payload: Payload {
+                fields: BTreeMap::new(),
+                reason: Some(reason.to_owned()),
+                text: None,
+            },
+        };
+        self.run(&letter.case_id, cmd, None, None).await?;
+        self.store
+            .letter(tenant, token)
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::Storage, "the revoked letter is not in the store"))
     }
 }

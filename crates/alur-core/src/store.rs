@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditEntry;
 use crate::engine::{Case, Payload, Status};
+use crate::letter::Letter;
 use crate::model::ServiceDefinition;
 
 /// What a store can do beyond the required operations.
@@ -19,6 +20,9 @@ pub struct Capabilities {
     /// The tenant Merkle log and checkpoints (`unsequenced`, `append_log`, `log_leaves`,
     /// `put_checkpoint`, `checkpoints`) are implemented.
     pub tenant_log: bool,
+    /// Letters (numbering in the approving transition, [`Store::letter`] and the other letter
+    /// methods) are implemented. The engine numbers no letter on a store without them.
+    pub letters: bool,
 }
 
 /// One leaf of a tenant's append-only log: an audit entry, by its chain hash.
@@ -207,6 +211,8 @@ pub struct Transition {
     pub idempotency: Option<IdempotencyRecord>,
     /// A timer this transition consumes (fires); it must still exist, else `Conflict`.
     pub fired_timer: Option<String>,
+    /// What it does to a letter: number it (with the approval), issue or revoke it.
+    pub letter: Option<crate::letter::LetterOp>,
 }
 
 /// A refused command, recorded (invariant: every denial is recorded).
@@ -250,6 +256,14 @@ fn no_tenant_log() -> StoreError {
     StoreError::new(
         StoreErrorKind::Other,
         "this store has no tenant log (capabilities().tenant_log is false)",
+    )
+}
+
+/// The error of the letter methods' default implementations.
+fn no_letters() -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Other,
+        "this store keeps no letters (capabilities().letters is false)",
     )
 }
 
@@ -613,6 +627,72 @@ pub trait Store: Send + Sync + 'static {
             "this store has no outbox delivery (retry_dead_outbox is not implemented)",
         ))
     }
+    /// The letter with verification token `token`.
+    async fn letter(&self, tenant: &str, token: &str) -> Result<Option<Letter>, StoreError> {
+        let _ = (tenant, token);
+        Err(no_letters())
+    }
+
+    /// The letter of a case (a case has at most one).
+    async fn letter_for_case(
+        &self,
+        tenant: &str,
+        case_id: &str,
+    ) -> Result<Option<Letter>, StoreError> {
+        let _ = (tenant, case_id);
+        Err(no_letters())
+    }
+
+    /// The letter issued as the document with this SHA-256 (hex).
+    async fn letter_by_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+    ) -> Result<Option<Letter>, StoreError> {
+        let _ = (tenant, sha256);
+        Err(no_letters())
+    }
+
+    /// The letters of a unit numbered in a year (the outgoing-letter register), by series and
+    /// sequence.
+    async fn letters(
+        &self,
+        tenant: &str,
+        unit: &str,
+        year: i16,
+    ) -> Result<Vec<Letter>, StoreError> {
+        let _ = (tenant, unit, year);
+        Err(no_letters())
+    }
+
+    /// Keep a document by its SHA-256 (content-addressed: storing it twice is harmless). Done
+    /// before the issuing transition that refers to it.
+    async fn put_letter_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let _ = (tenant, sha256, media_type, bytes);
+        Err(no_letters())
+    }
+
+    /// A stored document: (media type, bytes).
+    async fn letter_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let _ = (tenant, sha256);
+        Err(no_letters())
+    }
+
+    /// Count one verification look-up of a letter; returns the new count (0 if unknown).
+    async fn record_letter_scan(&self, tenant: &str, token: &str) -> Result<u64, StoreError> {
+        let _ = (tenant, token);
+        Err(no_letters())
+    }
 }
 
 /// Forwards every method to the store behind a smart pointer.
@@ -828,6 +908,51 @@ macro_rules! forward_store {
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         (**self).retry_dead_outbox(tenant, ids, now).await
+    }
+    async fn letter(&self, tenant: &str, token: &str) -> Result<Option<Letter>, StoreError> {
+        (**self).letter(tenant, token).await
+    }
+
+    async fn letter_for_case(
+        &self,
+        tenant: &str,
+        case_id: &str,
+    ) -> Result<Option<Letter>, StoreError> {
+        (**self).letter_for_case(tenant, case_id).await
+    }
+
+    async fn letter_by_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+    ) -> Result<Option<Letter>, StoreError> {
+        (**self).letter_by_document(tenant, sha256).await
+    }
+
+    async fn letters(&self, tenant: &str, unit: &str, year: i16) -> Result<Vec<Letter>, StoreError> {
+        (**self).letters(tenant, unit, year).await
+    }
+
+    async fn put_letter_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        (**self).put_letter_document(tenant, sha256, media_type, bytes).await
+    }
+
+    async fn letter_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        (**self).letter_document(tenant, sha256).await
+    }
+
+    async fn record_letter_scan(&self, tenant: &str, token: &str) -> Result<u64, StoreError> {
+        (**self).record_letter_scan(tenant, token).await
     }
         }
     };

@@ -327,6 +327,7 @@ async fn measure(
                 replace_timers: false,
                 idempotency: None,
                 fired_timer: None,
+                letter: None,
             })
             .await?;
         ready.push((store, case, prev));
@@ -373,6 +374,7 @@ async fn measure(
                                 replace_timers: false,
                                 idempotency: None,
                                 fired_timer: None,
+                                letter: None,
                             })
                             .await?;
                     }

@@ -55,6 +55,8 @@ pub(crate) const TIMER_GONE: &str = "AL002";
 /// The tenant log is not at the expected size (another integrator appended first), or a leaf
 /// names no stored entry.
 pub(crate) const LOG_CONFLICT: &str = "AL003";
+/// A letter is not in the state the transition needs (not numbered, or not issued).
+pub(crate) const LETTER_STATE: &str = "AL004";
 
 /// Whether an error while connecting is worth another attempt before the deadline.
 pub(crate) fn is_transient_connect(e: &sqlx::Error) -> bool {
@@ -97,7 +99,7 @@ pub(crate) fn map(e: sqlx::Error) -> StoreError {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             let message = format!("{code}: {}", db.message());
             let kind = match code.as_str() {
-                VERSION_CONFLICT | TIMER_GONE | LOG_CONFLICT => Conflict,
+                VERSION_CONFLICT | TIMER_GONE | LOG_CONFLICT | LETTER_STATE => Conflict,
                 // unique_violation: the idempotency key is its own kind; anything else (case
                 // already exists, audit sequence already taken, …) means another writer won.
                 "23505" => match db.constraint() {

@@ -52,6 +52,7 @@ use std::time::Duration;
 
 use alur_core::audit::AuditEntry;
 use alur_core::engine::{Case, Payload, Status};
+use alur_core::letter::{Letter, LetterOp, LetterStatus, SignerRecord};
 use alur_core::model::ServiceDefinition;
 use alur_core::store::{
     Capabilities, Denial, IdempotencyRecord, LogLeaf, OutboxMessage, SearchQuery, Store,
@@ -658,6 +659,91 @@ fn statement(parts: sql::Parts) -> Arc<str> {
     Arc::from(sql::transition(parts))
 }
 
+/// Parameter 44: the letter operation, instants in nanoseconds.
+fn letter_json(op: &LetterOp) -> Result<String, StoreError> {
+    let v = match op {
+        LetterOp::Number(n) => serde_json::json!({
+            "token": n.token,
+            "unit": n.unit,
+            "service": n.service,
+            "series": n.series,
+            "year": n.year,
+            "pattern_text": n.pattern.text,
+            "width": n.pattern.width,
+            "at_ns": ns(n.at)?,
+        }),
+        LetterOp::Issue(i) => serde_json::json!({
+            "token": i.token,
+            "at_ns": ns(i.at)?,
+            "document_sha256": i.document_sha256,
+            "media_type": i.media_type,
+            "signer": i.signer,
+            "valid_until": i.valid_until.map(|d| d.to_string()),
+        }),
+        LetterOp::Revoke { token, at } => serde_json::json!({
+            "token": token,
+            "at_ns": ns(*at)?,
+        }),
+    };
+    serde_json::to_string(&v).map_err(|e| other(format!("letter does not serialize: {e}")))
+}
+
+const LETTER_COLUMNS: &str = "tenant, token, case_id, unit, service, series, year, seq, number, \
+status, numbered_ns, issued_ns, valid_until::text, document_sha256, media_type, signer::text, \
+revoked_ns, scans";
+
+fn letter_from_row(r: &PgRow) -> Result<Letter, StoreError> {
+    let status: String = get(r, 9)?;
+    let signer: Option<String> = get(r, 15)?;
+    let valid_until: Option<String> = get(r, 12)?;
+    let year: i32 = get(r, 6)?;
+    Ok(Letter {
+        tenant: get(r, 0)?,
+        token: get(r, 1)?,
+        case_id: get(r, 2)?,
+        unit: get(r, 3)?,
+        service: get(r, 4)?,
+        series: get(r, 5)?,
+        year: i16::try_from(year).map_err(|_| corrupt(format!("letter year {year}")))?,
+        seq: to_u64(get(r, 7)?)?,
+        number: get(r, 8)?,
+        status: LetterStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("letter status `{status}`")))?,
+        numbered_at: ts(get(r, 10)?)?,
+        issued_at: get::<Option<i64>>(r, 11)?.map(ts).transpose()?,
+        valid_until: valid_until
+            .map(|d| d.parse::<jiff::civil::Date>())
+            .transpose()
+            .map_err(|e| corrupt(format!("letter validity: {e}")))?,
+        document_sha256: get(r, 13)?,
+        media_type: get(r, 14)?,
+        signer: signer
+            .map(|s| serde_json::from_str::<SignerRecord>(&s))
+            .transpose()
+            .map_err(|e| corrupt(format!("letter signer: {e}")))?,
+        revoked_at: get::<Option<i64>>(r, 16)?.map(ts).transpose()?,
+        scans: to_u64(get(r, 17)?)?,
+    })
+}
+
+impl PostgresStore {
+    async fn letter_where(
+        &self,
+        condition: &str,
+        tenant: &str,
+        value: &str,
+    ) -> Result<Option<Letter>, StoreError> {
+        let sql = format!("SELECT {LETTER_COLUMNS} FROM letters WHERE tenant = $1 AND {condition}");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(error::map)?;
+        row.as_ref().map(letter_from_row).transpose()
+    }
+}
+
 /// An audit entry from the columns of [`sql::ENTRIES`].
 fn entry_from_row(tenant: &str, case_id: &str, r: &PgRow) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
@@ -706,6 +792,99 @@ impl Store for PostgresStore {
             durable: true,
             shared: true,
             tenant_log: true,
+            letters: true,
+        }
+    }
+
+    async fn letter(&self, tenant: &str, token: &str) -> Result<Option<Letter>, StoreError> {
+        self.letter_where("token = $2", tenant, token).await
+    }
+
+    async fn letter_for_case(
+        &self,
+        tenant: &str,
+        case_id: &str,
+    ) -> Result<Option<Letter>, StoreError> {
+        self.letter_where("case_id = $2", tenant, case_id).await
+    }
+
+    async fn letter_by_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+    ) -> Result<Option<Letter>, StoreError> {
+        self.letter_where("document_sha256 = $2", tenant, sha256)
+            .await
+    }
+
+    async fn letters(
+        &self,
+        tenant: &str,
+        unit: &str,
+        year: i16,
+    ) -> Result<Vec<Letter>, StoreError> {
+        let sql = format!(
+            "SELECT {LETTER_COLUMNS} FROM letters WHERE tenant = $1 AND unit = $2 AND year = $3 ORDER BY series, seq"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(unit)
+            .bind(i32::from(year))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::map)?;
+        rows.iter().map(letter_from_row).collect()
+    }
+
+    async fn put_letter_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO letter_documents (tenant, sha256, media_type, bytes) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant, sha256) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(sha256)
+        .bind(media_type)
+        .bind(bytes)
+        .execute(&self.pool)
+        .await
+        .map_err(error::map)?;
+        Ok(())
+    }
+
+    async fn letter_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT media_type, bytes FROM letter_documents WHERE tenant = $1 AND sha256 = $2",
+        )
+        .bind(tenant)
+        .bind(sha256)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(error::map)?;
+        row.map(|r| Ok((get(&r, 0)?, get(&r, 1)?))).transpose()
+    }
+
+    async fn record_letter_scan(&self, tenant: &str, token: &str) -> Result<u64, StoreError> {
+        let row = sqlx::query(
+            "UPDATE letters SET scans = scans + 1 WHERE tenant = $1 AND token = $2 RETURNING scans",
+        )
+        .bind(tenant)
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(error::map)?;
+        match row {
+            Some(r) => to_u64(get(&r, 0)?),
+            None => Ok(0),
         }
     }
 
@@ -777,7 +956,14 @@ impl Store for PostgresStore {
             payloads: !b.p_seq.is_empty(),
             outbox: !b.o_id.is_empty(),
             idempotency: b.idem_key.is_some(),
+            letter: match &t.letter {
+                None => 0,
+                Some(LetterOp::Number(_)) => 1,
+                Some(LetterOp::Issue(_)) => 2,
+                Some(LetterOp::Revoke { .. }) => 3,
+            },
         };
+        let letter = t.letter.as_ref().map(letter_json).transpose()?;
         let sql = statement(parts);
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&t.tenant) // 1
@@ -823,6 +1009,7 @@ impl Store for PostgresStore {
             .bind(b.idem_digest)
             .bind(b.idem_result)
             .bind(b.e_due)
+            .bind(letter)
             .execute(&self.pool)
             .await
             .map_err(error::map)?;

@@ -27,9 +27,9 @@
 //! | 27–29 | payloads (seq, digest, json) | 30–34 | outbox (id, seq, template, recipient, created_ns) |
 //! | 35–37 | timers (id, kind, fire_ns) | 38 | replace timers |
 //! | 39 | fired timer | 40–42 | idempotency (key, digest, result json) |
-//! | 43 | audit entry `due` (array) | | |
+//! | 43 | audit entry `due` (array) | 44 | letter operation (jsonb), NULL when none |
 //!
-//! Every variant binds all 43 parameters (with their types), whichever it references.
+//! Every variant binds all 44 parameters (with their types), whichever it references.
 
 /// Which optional parts a transition statement needs. Parts a transition does not use are left
 /// out of its statement (no relation opened, no plan node initialised for them); each variant is
@@ -44,6 +44,8 @@ pub(crate) struct Parts {
     pub(crate) payloads: bool,
     pub(crate) outbox: bool,
     pub(crate) idempotency: bool,
+    /// 0: no letter; 1: number; 2: issue; 3: revoke.
+    pub(crate) letter: u8,
 }
 
 /// Case creation (`expected_version == 0`): a plain INSERT; an existing case is a unique
@@ -132,6 +134,52 @@ ik AS (
     SELECT $1, $40::text, $41::text, $42::jsonb FROM u
 )";
 
+/// Number a letter: the series counter goes up by one (its row stays locked until the statement's
+/// transaction ends, so concurrent approvals of one series queue here), the letter takes it.
+const PART_LETTER_NUMBER: &str = ",
+lc AS (
+    INSERT INTO letter_counters AS c (tenant, unit, series, year, last)
+    SELECT $1, l.unit, l.series, l.year, 1
+    FROM u, jsonb_to_record($44::jsonb) AS l(unit text, series text, year int4)
+    ON CONFLICT (tenant, unit, series, year) DO UPDATE SET last = c.last + 1
+    RETURNING c.unit, c.series, c.year, c.last
+),
+ln AS (
+    INSERT INTO letters (tenant, token, case_id, unit, service, series, year, seq, number, status,
+                         numbered_ns)
+    SELECT $1, l.token, $2, lc.unit, l.service, lc.series, lc.year, lc.last,
+           replace(l.pattern_text, '{nomor}',
+                   CASE WHEN length(lc.last::text) >= l.width THEN lc.last::text
+                        ELSE lpad(lc.last::text, l.width, '0') END),
+           'numbered', l.at_ns
+    FROM lc, jsonb_to_record($44::jsonb)
+             AS l(token text, service text, pattern_text text, width int4, at_ns int8)
+)";
+
+/// Issue a numbered letter of this case whose document is stored.
+const PART_LETTER_ISSUE: &str = ",
+li AS (
+    UPDATE letters SET status = 'issued', issued_ns = l.at_ns, valid_until = l.valid_until::date,
+           document_sha256 = l.document_sha256, media_type = l.media_type, signer = l.signer
+    FROM u, jsonb_to_record($44::jsonb) AS l(token text, at_ns int8, valid_until text,
+                                             document_sha256 text, media_type text, signer jsonb)
+    WHERE letters.tenant = $1 AND letters.token = l.token AND letters.case_id = $2
+      AND letters.status = 'numbered'
+      AND EXISTS (SELECT 1 FROM letter_documents d
+                  WHERE d.tenant = $1 AND d.sha256 = l.document_sha256)
+    RETURNING 1
+)";
+
+/// Revoke an issued letter of this case.
+const PART_LETTER_REVOKE: &str = ",
+li AS (
+    UPDATE letters SET status = 'revoked', revoked_ns = l.at_ns
+    FROM u, jsonb_to_record($44::jsonb) AS l(token text, at_ns int8)
+    WHERE letters.tenant = $1 AND letters.token = l.token AND letters.case_id = $2
+      AND letters.status = 'issued'
+    RETURNING 1
+)";
+
 /// Inbox rows follow the case's pending (unit, roles): rows no longer pending go, rows still
 /// pending get the new deadline, new ones come. The three sets are disjoint, so the primary key
 /// holds whatever order PostgreSQL runs them in; an unchanged inbox writes nothing.
@@ -191,8 +239,17 @@ pub(crate) fn transition(parts: Parts) -> String {
     if parts.idempotency {
         sql.push_str(PART_IDEMPOTENCY);
     }
+    match parts.letter {
+        1 => sql.push_str(PART_LETTER_NUMBER),
+        2 => sql.push_str(PART_LETTER_ISSUE),
+        3 => sql.push_str(PART_LETTER_REVOKE),
+        _ => {}
+    }
     sql.push_str(PART_INBOX);
     sql.push_str(if parts.fired { CHECK_FIRED } else { CHECK });
+    if matches!(parts.letter, 2 | 3) {
+        sql.push_str(", alur_letter_check((SELECT count(*) FROM li))");
+    }
     sql
 }
 

@@ -86,6 +86,7 @@ impl Track {
             replace_timers: false,
             idempotency: None,
             fired_timer: None,
+            letter: None,
         };
         self.case = case;
         self.head = entry;
@@ -134,6 +135,7 @@ async fn seed(store: &SqliteStore, tracks: &[Track]) {
                 replace_timers: false,
                 idempotency: None,
                 fired_timer: None,
+                letter: None,
             })
             .await
             .expect("seed");

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use alur_core::audit::AuditEntry;
+use alur_core::letter::LetterOp;
 use alur_core::store::{StoreError, Transition};
 use alur_core::{Case, Status};
 use jiff::Timestamp;
@@ -43,6 +44,7 @@ pub(crate) fn status(s: &Status) -> String {
 pub(crate) enum Param {
     Text(Arc<str>),
     Int(i64),
+    Blob(Arc<[u8]>),
     Null,
 }
 
@@ -64,6 +66,7 @@ pub(crate) fn bind_all<'q>(
         q = match p {
             Param::Text(s) => q.bind(s.clone()),
             Param::Int(i) => q.bind(*i),
+            Param::Blob(b) => q.bind(b.to_vec()),
             Param::Null => q.bind(None::<i64>),
         };
     }
@@ -75,16 +78,16 @@ pub(crate) fn bind_all<'q>(
 /// idempotency record, the timers, the audit entries, the payloads and the outbox rows. A failed
 /// check aborts the statement and SQLite backs out all it did, leaving the transaction usable.
 /// The text is the same for every transition, so a batch of n is a cached script of n inserts.
-pub(crate) const TRANSITION_SQL: &str = "INSERT INTO alur_transition VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);\n";
+pub(crate) const TRANSITION_SQL: &str = "INSERT INTO alur_transition VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);\n";
 
 /// One row of values of [`TRANSITION_SQL`], for a multi-row insert of several transitions.
-pub(crate) const TRANSITION_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+pub(crate) const TRANSITION_ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// Number of statements in [`TRANSITION_SQL`].
 pub(crate) const TRANSITION_STATEMENTS: usize = 1;
 
 /// Number of parameters [`encode_transition`] produces.
-pub(crate) const TRANSITION_PARAMS: usize = 45;
+pub(crate) const TRANSITION_PARAMS: usize = 46;
 
 fn int(v: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| invalid(format!("{what} {v} is too large to store")))
@@ -304,8 +307,43 @@ pub(crate) fn encode_transition(t: &Transition) -> Result<Vec<Param>, StoreError
         outbox.get(1..).unwrap_or_default(),
         "outbox messages",
     )?);
+    p.push(match &t.letter {
+        Some(op) => Param::text(letter_json(op)?),
+        None => Param::Null,
+    });
     debug_assert_eq!(p.len(), TRANSITION_PARAMS);
     Ok(p)
+}
+
+/// The `letter` column: the operation as JSON, timestamps in the stored form.
+fn letter_json(op: &LetterOp) -> Result<String, StoreError> {
+    let v = match op {
+        LetterOp::Number(n) => serde_json::json!({
+            "op": "number",
+            "token": n.token,
+            "unit": n.unit,
+            "service": n.service,
+            "series": n.series,
+            "year": n.year,
+            "pattern": { "text": n.pattern.text, "width": n.pattern.width },
+            "at": ts(n.at)?,
+        }),
+        LetterOp::Issue(i) => serde_json::json!({
+            "op": "issue",
+            "token": i.token,
+            "at": ts(i.at)?,
+            "document_sha256": i.document_sha256,
+            "media_type": i.media_type,
+            "signer": i.signer,
+            "valid_until": i.valid_until.map(|d| d.to_string()),
+        }),
+        LetterOp::Revoke { token, at } => serde_json::json!({
+            "op": "revoke",
+            "token": token,
+            "at": ts(*at)?,
+        }),
+    };
+    json(&v, "letter")
 }
 
 #[cfg(test)]

@@ -121,6 +121,18 @@ fn constraint(msg: &str) -> StoreError {
         || msg.contains("UNIQUE constraint failed: log_leaves.")
     {
         (Conflict, "leaves are not the next unsequenced entries")
+    } else if msg.contains("alur: letter not numbered or document missing") {
+        (
+            Conflict,
+            "the letter is not numbered (or was issued already), or its document was not stored",
+        )
+    } else if msg.contains("alur: letter not issued") {
+        (
+            Conflict,
+            "the letter is not issued (or was revoked already)",
+        )
+    } else if msg.contains("UNIQUE constraint failed: letters.") {
+        (Conflict, "the case already has a letter")
     } else if msg.contains("UNIQUE constraint failed: cases.") {
         (Conflict, "the case already exists")
     } else if msg.contains("UNIQUE constraint failed: idempotency.") {

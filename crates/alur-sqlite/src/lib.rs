@@ -29,6 +29,7 @@
 
 mod codec;
 mod error;
+mod letters;
 mod outbox;
 mod verify;
 mod writer;
@@ -597,6 +598,7 @@ impl Store for SqliteStore {
             durable: true,
             shared: false,
             tenant_log: true,
+            letters: true,
         }
     }
 
@@ -1122,6 +1124,61 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<DeadMessage>, StoreError> {
         self.outbox_dead(tenant, limit).await
+    }
+
+    async fn letter(
+        &self,
+        tenant: &str,
+        token: &str,
+    ) -> Result<Option<alur_core::letter::Letter>, StoreError> {
+        self.letter_by_token(tenant, token).await
+    }
+
+    async fn letter_for_case(
+        &self,
+        tenant: &str,
+        case_id: &str,
+    ) -> Result<Option<alur_core::letter::Letter>, StoreError> {
+        self.letter_of_case(tenant, case_id).await
+    }
+
+    async fn letter_by_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+    ) -> Result<Option<alur_core::letter::Letter>, StoreError> {
+        self.letter_of_document(tenant, sha256).await
+    }
+
+    async fn letters(
+        &self,
+        tenant: &str,
+        unit: &str,
+        year: i16,
+    ) -> Result<Vec<alur_core::letter::Letter>, StoreError> {
+        self.letter_register(tenant, unit, year).await
+    }
+
+    async fn put_letter_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        self.store_document(tenant, sha256, media_type, bytes).await
+    }
+
+    async fn letter_document(
+        &self,
+        tenant: &str,
+        sha256: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        self.document(tenant, sha256).await
+    }
+
+    async fn record_letter_scan(&self, tenant: &str, token: &str) -> Result<u64, StoreError> {
+        self.scan(tenant, token).await
     }
 
     async fn settle_and_claim_outbox(

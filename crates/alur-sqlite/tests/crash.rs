@@ -92,6 +92,7 @@ async fn append(
         replace_timers: replace,
         idempotency: None,
         fired_timer: None,
+        letter: None,
     };
     match store.commit(t).await {
         Ok(()) => Ok(Some(seq)),

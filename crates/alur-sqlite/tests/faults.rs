@@ -69,6 +69,7 @@ async fn big(
         replace_timers: false,
         idempotency: None,
         fired_timer: None,
+        letter: None,
     };
     store.commit(t).await.map(|()| seq)
 }

@@ -38,6 +38,7 @@ async fn next(store: &SqliteStore, case: &Case, key: Option<String>) -> Transiti
             result: c,
         }),
         fired_timer: None,
+        letter: None,
     }
 }
 

@@ -64,6 +64,7 @@ async fn attempt(store: &SqliteStore, case_id: &str, marker: &str) -> Result<Opt
         replace_timers: false,
         idempotency: None,
         fired_timer: None,
+        letter: None,
     };
     match store.commit(t).await {
         Ok(()) => Ok(Some(seq)),

@@ -78,6 +78,7 @@ async fn an_entry_that_does_not_continue_the_chain_writes_nothing() {
             replace_timers: false,
             idempotency: None,
             fired_timer: None,
+            letter: None,
         };
         let err = engine.store().commit(t).await.unwrap_err();
         assert_eq!(err.kind, StoreErrorKind::Other, "{err}");
@@ -264,6 +265,7 @@ async fn indexed_columns_follow_every_change_of_the_case() {
         replace_timers: false,
         idempotency: None,
         fired_timer: None,
+        letter: None,
     };
     s.commit(t).await.unwrap();
     assert_eq!(s.case(TENANT, &c.id).await.unwrap().unwrap(), next);
@@ -324,6 +326,7 @@ async fn indexed_columns_follow_every_change_of_the_case() {
         replace_timers: false,
         idempotency: None,
         fired_timer: None,
+        letter: None,
     };
     s.commit(t).await.unwrap();
     assert!(
@@ -416,6 +419,7 @@ async fn a_transition_with_several_entries_payloads_messages_and_timers() {
         replace_timers: true,
         idempotency: None,
         fired_timer: None,
+        letter: None,
     };
     s.commit(t).await.unwrap();
     let stored = s.entries(TENANT, &c.id).await.unwrap();

@@ -34,6 +34,7 @@ fn bump(case: &Case) -> Transition {
         replace_timers: false,
         idempotency: None,
         fired_timer: None,
+        letter: None,
     }
 }
 

@@ -267,6 +267,7 @@ pub async fn create_twice_conflicts<S: Store>(store: S) {
         replace_timers: false,
         idempotency: None,
         fired_timer: None,
+        letter: None,
     };
     let err = e.store().commit(t).await.unwrap_err();
     assert_eq!(err.kind, StoreErrorKind::Conflict);
@@ -301,6 +302,7 @@ pub async fn stale_version_conflicts_and_writes_nothing<S: Store>(store: S) {
         replace_timers: false,
         idempotency: None,
         fired_timer: None,
+        letter: None,
     };
     assert_eq!(
         e.store().commit(t).await.unwrap_err().kind,
@@ -905,4 +907,240 @@ pub async fn outbox_settle_and_claim<S: Store>(store: S) {
     assert_eq!(next[0].message.case_id, ids[0]);
     assert_eq!(next[0].message.template, "case.returned");
     assert_eq!(e.store().pending_outbox(TENANT, 10).await.unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Letters.
+
+/// Run the letter checks (stores with `capabilities().letters`), each on a fresh store.
+pub async fn run_letters<S, F, Fut>(make: F)
+where
+    S: Store,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
+    letters_are_numbered_without_gaps(make().await).await;
+    letter_year_follows_the_unit_time_zone(make().await).await;
+    letters_are_issued_and_revoked(make().await).await;
+    eprintln!("alur-testkit: 3 letter checks passed");
+}
+
+/// Take a domicile case to the lurah's signature step; returns it.
+pub async fn to_signature<S: Store>(e: &Engine<S>, n: u32) -> Case {
+    let c = e.submit(domisili(n), None).await.expect("submit");
+    let c = e
+        .execute(&c.id, act(&c, "baloi-operator", "lengkap"), None)
+        .await
+        .expect("operator");
+    e.execute(&c.id, act(&c, "baloi-kasi", "paraf"), None)
+        .await
+        .expect("kasi")
+}
+
+/// 32 concurrent approvals at one unit get numbers 1..32 with no gap or repeat; a rejection, a
+/// refused (stale) approval and an approval of a service without letters take no number.
+pub async fn letters_are_numbered_without_gaps<S: Store>(store: S) {
+    let (e, _clock) = engine(store).await;
+    let e = Arc::new(e);
+    let mut cases = Vec::new();
+    for n in 0..35 {
+        cases.push(to_signature(&e, n).await);
+    }
+    // A refused approval (stale version) and a rejection first.
+    let stale = &cases[32];
+    let mut cmd = act(stale, "baloi-lurah", "tandatangani");
+    if let Command::Act { seen_version, .. } = &mut cmd {
+        *seen_version -= 1;
+    }
+    assert!(e.execute(&stale.id, cmd, None).await.is_err());
+    e.execute(&cases[33].id, act(&cases[33], "baloi-lurah", "tolak"), None)
+        .await
+        .expect("rejection");
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in cases.iter().take(32).cloned() {
+        let e = e.clone();
+        tasks.spawn(async move {
+            e.execute(&c.id, act(&c, "baloi-lurah", "tandatangani"), None)
+                .await
+                .map(|_| c.id.clone())
+        });
+    }
+    let mut approved = BTreeSet::new();
+    while let Some(r) = tasks.join_next().await {
+        approved.insert(r.expect("task").expect("approval"));
+    }
+    assert_eq!(approved.len(), 32);
+    let letters = e
+        .store()
+        .letters(TENANT, "21.71.10.1001", 2026)
+        .await
+        .expect("register");
+    let seqs: Vec<u64> = letters.iter().map(|l| l.seq).collect();
+    assert_eq!(seqs, (1..=32).collect::<Vec<u64>>(), "gap-free and unique");
+    let numbers: BTreeSet<&str> = letters.iter().map(|l| l.number.as_str()).collect();
+    assert_eq!(numbers.len(), 32);
+    assert!(
+        numbers.contains("470/0001/21.71.10.1001/III/2026"),
+        "{numbers:?}"
+    );
+    assert!(numbers.contains("470/0032/21.71.10.1001/III/2026"));
+    for l in &letters {
+        assert!(approved.contains(&l.case_id));
+        assert_eq!(l.status, alur_core::letter::LetterStatus::Numbered);
+        assert!(alur_core::letter::looks_like_token(&l.token), "{}", l.token);
+    }
+    for c in &cases[32..34] {
+        assert!(e.letter_for_case(&c.id).await.expect("read").is_none());
+    }
+    // The refused approval, retried with the right version, takes the next number.
+    let fresh = e.case(&stale.id).await.expect("read").expect("case");
+    e.execute(&stale.id, act(&fresh, "baloi-lurah", "tandatangani"), None)
+        .await
+        .expect("approval");
+    let l = e
+        .letter_for_case(&stale.id)
+        .await
+        .expect("read")
+        .expect("letter");
+    assert_eq!(l.seq, 33);
+}
+
+/// Approvals at 23:59 and 00:01 WIB across New Year get the old and the new year's sequence.
+pub async fn letter_year_follows_the_unit_time_zone<S: Store>(store: S) {
+    let (e, clock) = engine(store).await;
+    clock.set(ts("2026-12-31T08:00:00Z"));
+    let a = to_signature(&e, 1).await;
+    let b = to_signature(&e, 2).await;
+    clock.set(ts("2026-12-31T16:59:00Z")); // 23:59 WIB
+    e.execute(&a.id, act(&a, "baloi-lurah", "tandatangani"), None)
+        .await
+        .expect("approval");
+    clock.set(ts("2026-12-31T17:01:00Z")); // 00:01 WIB, 1 January 2027
+    e.execute(&b.id, act(&b, "baloi-lurah", "tandatangani"), None)
+        .await
+        .expect("approval");
+    let la = e
+        .letter_for_case(&a.id)
+        .await
+        .expect("read")
+        .expect("letter");
+    let lb = e
+        .letter_for_case(&b.id)
+        .await
+        .expect("read")
+        .expect("letter");
+    assert_eq!((la.year, la.seq), (2026, 1));
+    assert!(la.number.ends_with("/XII/2026"), "{}", la.number);
+    assert_eq!((lb.year, lb.seq), (2027, 1));
+    assert!(lb.number.ends_with("/I/2027"), "{}", lb.number);
+}
+
+/// A numbered letter is issued by its signer (with name, NIP and position as on the day, and
+/// "Plh." when delegated), found by token and by document digest, counted when scanned, and
+/// revoked with a reason; the chain records both.
+pub async fn letters_are_issued_and_revoked<S: Store>(store: S) {
+    use alur_core::engine::EventKind;
+    use alur_core::letter::LetterStatus;
+    let (e, _clock) = engine(store).await;
+    // The Plh. lurah (the sekretaris lurah, mandate valid 16–27 March 2026) signs.
+    let c = to_signature(&e, 1).await;
+    e.execute(&c.id, act(&c, "baloi-sekel", "tandatangani"), None)
+        .await
+        .expect("approval by the Plh.");
+    assert!(
+        e.prepare_letter(&c.id, "baloi-lurah").await.is_err(),
+        "only the approver signs"
+    );
+    let draft = e.prepare_letter(&c.id, "baloi-sekel").await.expect("draft");
+    assert_eq!(draft.signer.title(), "Plh. Lurah Baloi Permai");
+    assert_eq!(draft.signer.name, "Dewi Anggraini, S.IP.");
+    assert_eq!(draft.valid_until, Some(jiff::civil::date(2026, 9, 17)));
+    assert_eq!(
+        draft.fields.get("nama").map(String::as_str),
+        Some("Pemohon Uji")
+    );
+    assert!(draft.verify_url.ends_with(&draft.letter.token));
+    let doc = b"%PDF-1.7 surat uji".to_vec();
+    let issued = e
+        .issue_letter(&draft, &doc, "application/pdf")
+        .await
+        .expect("issue");
+    assert_eq!(issued.status, LetterStatus::Issued);
+    let sha = alur_core::letter::document_digest(&doc);
+    assert_eq!(issued.document_sha256.as_deref(), Some(sha.as_str()));
+    assert_eq!(
+        issued.signer.as_ref().map(|s| s.officer.as_str()),
+        Some("baloi-sekel")
+    );
+    let by_doc = e
+        .store()
+        .letter_by_document(TENANT, &sha)
+        .await
+        .expect("read")
+        .expect("found by digest");
+    assert_eq!(by_doc.token, issued.token);
+    let (media, bytes) = e
+        .store()
+        .letter_document(TENANT, &sha)
+        .await
+        .expect("read")
+        .expect("document");
+    assert_eq!((media.as_str(), bytes), ("application/pdf", doc.clone()));
+    assert!(
+        e.issue_letter(&draft, &doc, "application/pdf")
+            .await
+            .is_err(),
+        "issued once"
+    );
+    assert_eq!(
+        e.store()
+            .record_letter_scan(TENANT, &issued.token)
+            .await
+            .expect("scan"),
+        1
+    );
+    assert_eq!(
+        e.store()
+            .record_letter_scan(TENANT, &issued.token)
+            .await
+            .expect("scan"),
+        2
+    );
+    assert_eq!(
+        e.store()
+            .record_letter_scan(TENANT, "tidak-ada")
+            .await
+            .expect("scan"),
+        0
+    );
+    // An officer of another kelurahan may not revoke it.
+    assert!(
+        e.revoke_letter(&issued.token, "tamanbaloi-lurah", "salah")
+            .await
+            .is_err()
+    );
+    let revoked = e
+        .revoke_letter(&issued.token, "baloi-lurah", "data pemohon keliru")
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status, LetterStatus::Revoked);
+    assert!(revoked.revoked_at.is_some());
+    assert!(
+        e.revoke_letter(&issued.token, "baloi-lurah", "lagi")
+            .await
+            .is_err()
+    );
+    let entries = e.store().entries(TENANT, &c.id).await.expect("entries");
+    let kinds: Vec<&EventKind> = entries.iter().map(|x| &x.event).collect();
+    assert!(kinds.iter().any(
+        |k| matches!(k, EventKind::LetterIssued { number, document_sha256, .. }
+        if number == &issued.number && document_sha256 == &sha)
+    ));
+    assert!(matches!(
+        kinds.last(),
+        Some(EventKind::LetterRevoked { .. })
+    ));
+    for w in entries.windows(2) {
+        assert_eq!(w[1].prev_hash, w[0].hash, "chain continues");
+    }
 }

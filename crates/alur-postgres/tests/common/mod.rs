@@ -169,6 +169,7 @@ pub fn transition(case: Case, expected_version: u64, entries: Vec<AuditEntry>) -
         replace_timers: false,
         idempotency: None,
         fired_timer: None,
+        letter: None,
     }
 }
 
