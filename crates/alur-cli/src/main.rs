@@ -1,6 +1,7 @@
 //! The `alur` command.
 
 mod audit;
+mod letter;
 mod stores;
 
 use std::path::PathBuf;
@@ -287,6 +288,11 @@ enum Cmd {
     Validate {
         /// Configuration directory (alur.toml, roles.toml, officers.toml, services/).
         dir: PathBuf,
+    },
+    /// Outgoing letters: issue, verify (token or file), register, render, revoke.
+    Letter {
+        #[command(subcommand)]
+        command: letter::LetterCmd,
     },
     /// Print each service's published standard (Permenpan-RB 15/2014) in Indonesian.
     Services {
@@ -586,6 +592,24 @@ fn main() -> ExitCode {
                 } else {
                     alur_notify::Templates::defaults().validate()
                 };
+                // Letter templates: the built-in ones, overridden by `<dir>/letters/*.hbs`, each
+                // rendered in strict mode with a sample letter of its service.
+                let letters = alur_letter::Templates::load(&dir)
+                    .map_err(|e| vec![e.to_string()])
+                    .and_then(|t| {
+                        t.validate(config.services.values().map(|s| &**s))
+                            .map_err(|v| v.iter().map(ToString::to_string).collect())
+                    });
+                let checked = match (checked, letters) {
+                    (Ok(()), Ok(())) => Ok(()),
+                    (a, b) => Err(a
+                        .err()
+                        .map(|v| v.iter().map(ToString::to_string).collect::<Vec<_>>())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .chain(b.err().unwrap_or_default())
+                        .collect::<Vec<String>>()),
+                };
                 if let Err(errors) = checked {
                     for e in &errors {
                         eprintln!("error: {e}");
@@ -626,6 +650,10 @@ fn main() -> ExitCode {
                 );
                 ExitCode::FAILURE
             }
+        },
+        Cmd::Letter { command } => match runtime() {
+            Ok(rt) => report(rt.block_on(letter::run(command))),
+            Err(e) => report(Err(e)),
         },
         Cmd::Services { dir, format } => match alur_core::load_dir(&dir) {
             Ok(config) => {

@@ -65,6 +65,7 @@
 
 mod error;
 mod http_signer;
+pub mod issue;
 mod pdf;
 mod qr;
 mod sign;
