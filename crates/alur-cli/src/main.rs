@@ -1,6 +1,7 @@
 //! The `alur` command.
 
 mod audit;
+mod kpi;
 mod letter;
 mod stores;
 
@@ -289,6 +290,8 @@ enum Cmd {
         /// Configuration directory (alur.toml, roles.toml, officers.toml, services/).
         dir: PathBuf,
     },
+    /// Performance of every office: figures per region and period, satisfaction index, roll-up.
+    Kpi(kpi::KpiArgs),
     /// Outgoing letters: issue, verify (token or file), register, render, revoke.
     Letter {
         #[command(subcommand)]
@@ -653,6 +656,10 @@ fn main() -> ExitCode {
         },
         Cmd::Letter { command } => match runtime() {
             Ok(rt) => report(rt.block_on(letter::run(command))),
+            Err(e) => report(Err(e)),
+        },
+        Cmd::Kpi(args) => match runtime() {
+            Ok(rt) => report(rt.block_on(kpi::run(args))),
             Err(e) => report(Err(e)),
         },
         Cmd::Services { dir, format } => match alur_core::load_dir(&dir) {

@@ -4,8 +4,13 @@
 //! Dukcapil, spread evenly over the offices of the same level in it — the data stops at
 //! kabupaten/kota), on working days and within working hours; officers act after realistic delays;
 //! some files are returned as incomplete and completed later by the applicant, some refused, some
-//! sent back a step. The scheduler fires reminders and breaches as simulated time passes. The same
-//! seed gives the same database.
+//! sent back a step. Each office's officers take a limited number of files a day per role
+//! ([`Options::officer_capacity`]); what is left waits for the next working day, so backlogs,
+//! breaches and escalations come from load. After completion some applicants answer the
+//! satisfaction survey (SKM, nine elements 1–4; [`Options::survey_rate`]), through the engine's
+//! `Command::Rate`; a complaint's classification names one of its tiers. The scheduler fires
+//! reminders, breaches and deemed approvals as simulated time passes. The same seed gives the
+//! same database.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -38,6 +43,12 @@ pub struct Options {
     pub return_rate: f64,
     /// Share of files refused.
     pub refuse_rate: f64,
+    /// Files one officer handles per working day (each office has two per role, so a role's
+    /// queue at a unit takes twice this); `None`: no limit. Work beyond it waits for the next
+    /// working day, so backlogs and breaches come from load.
+    pub officer_capacity: Option<u32>,
+    /// Share of completed cases whose applicant answers the satisfaction survey (SKM).
+    pub survey_rate: f64,
 }
 
 impl Default for Options {
@@ -49,6 +60,8 @@ impl Default for Options {
             cases_per_year: 1_000_000,
             return_rate: 0.08,
             refuse_rate: 0.02,
+            officer_capacity: Some(25),
+            survey_rate: 0.3,
         }
     }
 }
@@ -70,6 +83,10 @@ pub struct Report {
     pub timers_fired: u64,
     /// Commands the engine refused (should be 0: the simulation only does what is allowed).
     pub refused_commands: u64,
+    /// Survey answers recorded.
+    pub rated: u64,
+    /// Pieces of work moved to the next working day because the officers were at capacity.
+    pub deferred: u64,
 }
 
 /// A failure of the simulation.
@@ -254,6 +271,8 @@ enum Task {
     Arrive { offering: usize, n: u64 },
     /// Someone acts on a case.
     Work { case: String },
+    /// The applicant answers the satisfaction survey.
+    Rate { case: String, late: bool },
 }
 
 /// Run the simulation. `progress(done_days, total_days, report)` is called after each day.
@@ -289,8 +308,12 @@ pub async fn run<S: Store>(
     let mut day_no = 0u64;
     let mut applicants: BTreeMap<String, u64> = BTreeMap::new();
     let mut next_timer_check = start;
+    // Work taken per (unit, role) queue today.
+    let mut load: BTreeMap<String, u32> = BTreeMap::new();
+    let queue_capacity = opts.officer_capacity.map(|c| c.saturating_mul(2));
     let id_prefix = format!("sim{}", opts.seed);
     loop {
+        load.clear();
         // Arrivals of the day, at random moments within its working windows.
         if cal.is_working_day(day).unwrap_or(false) {
             let windows = cal
@@ -372,7 +395,7 @@ pub async fn run<S: Store>(
             // Read the cases that someone works on (concurrently).
             let mut reads = tokio::task::JoinSet::new();
             for (i, (_, task)) in batch.iter().enumerate() {
-                if let Task::Work { case } = task {
+                if let Task::Work { case } | Task::Rate { case, .. } = task {
                     let (engine, case) = (engine.clone(), case.clone());
                     reads.spawn(async move { (i, engine.case(&case).await) });
                 }
@@ -396,6 +419,7 @@ pub async fn run<S: Store>(
                     alur_core::Case,
                     Arc<ServiceDefinition>,
                 ),
+                Rate(String, Command),
             }
             let mut planned: Vec<(usize, Planned)> = Vec::new();
             for (i, (_, task)) in batch.iter().enumerate() {
@@ -427,7 +451,7 @@ pub async fn run<S: Store>(
                             fields: def
                                 .fields
                                 .iter()
-                                .map(|f| (f.id.clone(), format!("nilai {}", f.id)))
+                                .map(|f| (f.id.clone(), field_value(&def, &f.id, *n)))
                                 .collect(),
                             ..Payload::default()
                         };
@@ -467,7 +491,54 @@ pub async fn run<S: Store>(
                             engine.pseudonymizer(),
                             applicants.get(case).copied().unwrap_or(0),
                         );
+                        // A role's queue at a unit takes so many files a day; the rest waits.
+                        if let (
+                            Some(cap),
+                            Command::Act {
+                                actor: Actor::Officer(id),
+                                ..
+                            },
+                        ) = (queue_capacity, &cmd)
+                        {
+                            let post = id.rsplit_once('-').map_or(id.as_str(), |(p, _)| p);
+                            let taken = load.entry(post.to_owned()).or_default();
+                            if *taken >= cap {
+                                report.deferred += 1;
+                                let wait = 1.0 + rng.below(120) as f64;
+                                seq += 1;
+                                queue.push(Reverse((
+                                    after(&cal, end_of_day, wait),
+                                    seq,
+                                    Task::Work { case: case.clone() },
+                                )));
+                                continue;
+                            }
+                            *taken += 1;
+                        }
                         planned.push((i, Planned::Act(case.clone(), cmd, next_delay, c, def)));
+                    }
+                    Task::Rate { case, late } => {
+                        let n = applicants.get(case).copied().unwrap_or(0);
+                        let Some(c) = cases.remove(&i) else { continue };
+                        let actor = applicant_actor(&c.unit, n, engine.pseudonymizer());
+                        // Mostly 3s and 4s; a late file draws lower scores.
+                        let scores = (0..9)
+                            .map(|_| {
+                                let r = rng.f64();
+                                let base: u8 = if *late { 2 } else { 3 };
+                                if r < 0.15 {
+                                    base.saturating_sub(1).max(1)
+                                } else if r < 0.65 {
+                                    base
+                                } else {
+                                    (base + 1).min(4)
+                                }
+                            })
+                            .collect();
+                        planned.push((
+                            i,
+                            Planned::Rate(case.clone(), Command::Rate { actor, scores }),
+                        ));
                     }
                 }
             }
@@ -480,7 +551,7 @@ pub async fn run<S: Store>(
                         let (id, s) = (id.clone(), s.clone());
                         runs.spawn(async move { (k, engine.submit_as(&id, s, None).await) });
                     }
-                    Planned::Act(case, cmd, ..) => {
+                    Planned::Act(case, cmd, ..) | Planned::Rate(case, cmd) => {
                         let (case, cmd) = (case.clone(), cmd.clone());
                         runs.spawn(async move { (k, engine.execute(&case, cmd, None).await) });
                     }
@@ -512,7 +583,21 @@ pub async fn run<S: Store>(
                     (Planned::Act(case, _, next_delay, before, def), Ok(after_case)) => {
                         report.transitions += 1;
                         match &after_case.status {
-                            alur_core::Status::Closed(Outcome::Completed) => report.completed += 1,
+                            alur_core::Status::Closed(Outcome::Completed) => {
+                                report.completed += 1;
+                                if rng.f64() < opts.survey_rate {
+                                    let wait = 5.0 + rng.below(60 * 7) as f64;
+                                    seq += 1;
+                                    queue.push(Reverse((
+                                        after(&cal, at, wait),
+                                        seq,
+                                        Task::Rate {
+                                            case,
+                                            late: after_case.breached,
+                                        },
+                                    )));
+                                }
+                            }
                             alur_core::Status::Closed(Outcome::Rejected) => report.rejected += 1,
                             alur_core::Status::Closed(_) => {}
                             alur_core::Status::Open(s) => {
@@ -532,6 +617,10 @@ pub async fn run<S: Store>(
                                 )));
                             }
                         }
+                    }
+                    (Planned::Rate(..), Ok(_)) => {
+                        report.transitions += 1;
+                        report.rated += 1;
                     }
                     (Planned::Act(case, ..), Err(e)) if e.kind() == ErrorKind::Conflict => {
                         seq += 1;
@@ -565,6 +654,27 @@ fn after(cal: &alur_calendar::WorkingCalendar, t: Timestamp, minutes: f64) -> Ti
     let d = std::time::Duration::from_secs_f64((minutes * 60.0).max(1.0));
     cal.add_working_time(t, d)
         .unwrap_or_else(|_| t.checked_add(SignedDuration::from_hours(24)).unwrap_or(t))
+}
+
+/// The applicant of simulated case `n` at `unit`, as an actor.
+fn applicant_actor(unit: &str, n: u64, pseudo: &Pseudonymizer) -> Actor {
+    let unit_digits: String = unit.chars().filter(char::is_ascii_digit).take(6).collect();
+    let nik = format!("{unit_digits}{:010}", n % 10_000_000_000);
+    let nik = format!("{nik:0<16}");
+    match Nik::parse(&nik[..16]) {
+        Some(nik) => Actor::Applicant(pseudo.person(&nik)),
+        None => Actor::System,
+    }
+}
+
+/// A field's simulated value: a complaint's classification names one of its tiers (the same
+/// for a case every time), anything else a placeholder.
+fn field_value(def: &ServiceDefinition, field: &str, case_n: u64) -> String {
+    if field == "klasifikasi" && !def.complaint_tiers.is_empty() {
+        let i = usize::try_from(case_n % def.complaint_tiers.len() as u64).unwrap_or(0);
+        return def.complaint_tiers[i].id.clone();
+    }
+    format!("nilai {field}")
 }
 
 /// Pick the next command for a case in `step`, and the delay before whoever acts next.
@@ -624,19 +734,7 @@ fn choose(
         );
     };
     let actor = if is_applicant {
-        let n = applicant_n;
-        let unit_digits: String = case
-            .unit
-            .chars()
-            .filter(char::is_ascii_digit)
-            .take(6)
-            .collect();
-        let nik = format!("{unit_digits}{:010}", n % 10_000_000_000);
-        let nik = format!("{nik:0<16}");
-        match Nik::parse(&nik[..16]) {
-            Some(nik) => Actor::Applicant(pseudo.person(&nik)),
-            None => Actor::System,
-        }
+        applicant_actor(&case.unit, applicant_n, pseudo)
     } else {
         let role = match (&step.kind, &action.target) {
             (StepKind::Approval(ApprovalRule::Chain(chain)), Target::Vote(_)) => {
@@ -683,7 +781,7 @@ fn choose(
             fields: def
                 .fields
                 .iter()
-                .map(|f| (f.id.clone(), format!("nilai {}", f.id)))
+                .map(|f| (f.id.clone(), field_value(def, &f.id, applicant_n)))
                 .collect(),
             reason: action
                 .reason_required

@@ -1,0 +1,673 @@
+//! The fact tables on PostgreSQL, through the store's pool.
+//!
+//! `audit_entries.pos` is an identity assigned when a row is inserted, before its transaction
+//! commits, so a row with a smaller `pos` can become visible after one with a larger. A refresh
+//! therefore re-reads [`REREAD`] positions below the watermark and skips every case whose stored
+//! `last_seq` already covers what it sees; a case whose late entry still slipped through is
+//! caught whole by its next entry (every refresh re-derives a case from its full chain).
+//!
+//! Reports sum in SQL per (unit, service) and hand over lead-time samples and the backlog's
+//! submission instants as arrays, so a province-wide year is a few thousand rows on the wire.
+
+use std::collections::HashMap;
+
+use futures_util::TryStreamExt;
+use sqlx::{PgPool, Row};
+
+use crate::KpiError;
+use crate::facts::{KpiContext, RawEntry, TIER_FIELD, derive};
+use crate::refresh::{Batch, Progress, RefreshStats};
+use crate::report::{Builder, Partial, Query, Report, StepRef, TrendPoint};
+use crate::skm::SkmTally;
+use crate::sqlite::{service_of, unit_range};
+
+/// Complaints of one tier: tier, received, answered, in time.
+type TierCounts = (String, u64, u64, u64);
+
+/// Positions below the watermark read again by each refresh.
+pub const REREAD: i64 = 10_000;
+const CHUNK: usize = 2_000;
+const STREAM_ABOVE: usize = 20_000;
+
+fn db(e: sqlx::Error) -> KpiError {
+    KpiError::Database(e.to_string())
+}
+
+fn u(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn ts(ns: i64) -> Result<jiff::Timestamp, KpiError> {
+    jiff::Timestamp::from_nanosecond(i128::from(ns))
+        .map_err(|e| KpiError::Database(format!("stored instant {ns}: {e}")))
+}
+
+/// KPI facts in a PostgreSQL store's database.
+#[derive(Debug, Clone)]
+pub struct PgKpi {
+    pool: PgPool,
+}
+
+impl PgKpi {
+    /// On the store's pool (`PostgresStore::pool`); the store's migrations created the tables.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    async fn check(&self) -> Result<(), KpiError> {
+        let has: bool = sqlx::query_scalar("SELECT to_regclass('kpi_cases') IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        if has {
+            Ok(())
+        } else {
+            Err(KpiError::NotMigrated)
+        }
+    }
+
+    /// Bring the facts up to date (see the module docs).
+    ///
+    /// # Errors
+    /// [`KpiError::NotMigrated`] or [`KpiError::Database`].
+    pub async fn refresh(&self, tenant: &str, ctx: &KpiContext) -> Result<RefreshStats, KpiError> {
+        self.check().await?;
+        let watermark: i64 =
+            sqlx::query_scalar("SELECT watermark FROM kpi_state WHERE tenant = $1")
+                .bind(tenant)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?
+                .unwrap_or(0);
+        let high: i64 =
+            sqlx::query_scalar("SELECT coalesce(max(pos), 0) FROM audit_entries WHERE tenant = $1")
+                .bind(tenant)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+        let mut stats = RefreshStats {
+            watermark,
+            ..RefreshStats::default()
+        };
+        if high <= watermark {
+            return Ok(stats);
+        }
+        let from = if watermark > 0 {
+            (watermark - REREAD).max(0)
+        } else {
+            0
+        };
+        let rows = sqlx::query(
+            "SELECT case_id, max(seq) FROM audit_entries WHERE tenant = $1 AND pos > $2 \
+             AND pos <= $3 GROUP BY case_id",
+        )
+        .bind(tenant)
+        .bind(from)
+        .bind(high)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut touched: HashMap<String, u64> = HashMap::new();
+        for r in rows {
+            let id: String = r.try_get(0).map_err(db)?;
+            if !id.starts_with('@') {
+                touched.insert(id, u(r.try_get(1).map_err(db)?));
+            }
+        }
+        // Progress of the touched cases.
+        let ids: Vec<String> = touched.keys().cloned().collect();
+        let mut progress: HashMap<String, Progress> = HashMap::new();
+        for chunk in ids.chunks(10_000) {
+            let rows = sqlx::query(
+                "SELECT case_id, last_seq, steps_done, ratings_done, tier FROM kpi_cases \
+                 WHERE tenant = $1 AND case_id = ANY($2)",
+            )
+            .bind(tenant)
+            .bind(chunk)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+            for r in rows {
+                progress.insert(
+                    r.try_get(0).map_err(db)?,
+                    Progress {
+                        last_seq: u(r.try_get(1).map_err(db)?),
+                        steps_done: u(r.try_get(2).map_err(db)?),
+                        ratings_done: u(r.try_get(3).map_err(db)?),
+                        tier: r.try_get(4).map_err(db)?,
+                    },
+                );
+            }
+        }
+        touched.retain(|id, seq| progress.get(id).is_none_or(|p| p.last_seq < *seq));
+        let complaint_services: Vec<&str> = ctx
+            .services
+            .iter()
+            .filter(|(_, i)| i.complaint)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let mut batch = Batch::default();
+        let entry_sql = "SELECT case_id, seq, at_ns, event::text, actor::text, due::text \
+                         FROM audit_entries WHERE tenant = $1";
+        let mut groups: Vec<(String, Vec<RawEntry>)> = Vec::new();
+        let flush_groups = |groups: &mut Vec<(String, Vec<RawEntry>)>,
+                            batch: &mut Batch,
+                            tiers: &HashMap<String, String>| {
+            for (id, entries) in groups.drain(..) {
+                let service = service_of(&entries).unwrap_or_default();
+                let tier = if complaint_services.contains(&service.as_str()) {
+                    tiers
+                        .get(&id)
+                        .cloned()
+                        .or_else(|| progress.get(&id).and_then(|p| p.tier.clone()))
+                } else {
+                    None
+                };
+                if let Some(d) = derive(&id, &entries, tier.as_deref(), ctx) {
+                    batch.add(d, progress.get(&id));
+                }
+            }
+        };
+        let tiers = self.tiers(tenant, &complaint_services).await?;
+        if touched.len() > STREAM_ABOVE {
+            let sql = format!("{entry_sql} ORDER BY case_id, seq");
+            let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(tenant)
+                .fetch(&self.pool);
+            let mut current: Option<(String, Vec<RawEntry>)> = None;
+            while let Some(r) = rows.try_next().await.map_err(db)? {
+                let id: &str = r.try_get(0).map_err(db)?;
+                if current.as_ref().is_none_or(|c| c.0 != id) {
+                    if let Some(c) = current.take() {
+                        groups.push(c);
+                        if groups.len() >= CHUNK {
+                            flush_groups(&mut groups, &mut batch, &tiers);
+                            self.write(tenant, std::mem::take(&mut batch)).await?;
+                        }
+                    }
+                    if touched.contains_key(id) {
+                        stats.cases += 1;
+                        current = Some((id.to_owned(), Vec::new()));
+                    }
+                }
+                if let Some(c) = current.as_mut() {
+                    stats.entries += 1;
+                    c.1.push(raw(&r)?);
+                }
+            }
+            if let Some(c) = current.take() {
+                groups.push(c);
+            }
+        } else {
+            let mut ids: Vec<String> = touched.into_keys().collect();
+            ids.sort();
+            for chunk in ids.chunks(CHUNK) {
+                let sql = format!("{entry_sql} AND case_id = ANY($2) ORDER BY case_id, seq");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(tenant)
+                    .bind(chunk)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                for r in &rows {
+                    let id: &str = r.try_get(0).map_err(db)?;
+                    if groups.last().is_none_or(|g| g.0 != id) {
+                        stats.cases += 1;
+                        groups.push((id.to_owned(), Vec::new()));
+                    }
+                    if let Some(g) = groups.last_mut() {
+                        stats.entries += 1;
+                        g.1.push(raw(r)?);
+                    }
+                }
+                flush_groups(&mut groups, &mut batch, &tiers);
+                self.write(tenant, std::mem::take(&mut batch)).await?;
+            }
+        }
+        flush_groups(&mut groups, &mut batch, &tiers);
+        self.write(tenant, batch).await?;
+        sqlx::query(
+            "INSERT INTO kpi_state (tenant, watermark, refreshed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant) DO UPDATE SET watermark = excluded.watermark, \
+             refreshed_at = excluded.refreshed_at",
+        )
+        .bind(tenant)
+        .bind(high)
+        .bind(jiff::Timestamp::now().to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        stats.watermark = high;
+        Ok(stats)
+    }
+
+    /// The complaint classification of every complaint case that has one (latest entry wins).
+    async fn tiers(
+        &self,
+        tenant: &str,
+        services: &[&str],
+    ) -> Result<HashMap<String, String>, KpiError> {
+        if services.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let services: Vec<String> = services.iter().map(|s| (*s).to_owned()).collect();
+        let rows = sqlx::query(
+            "SELECT DISTINCT ON (p.case_id) p.case_id, p.body -> 'fields' ->> $3 \
+             FROM payloads p JOIN cases c ON c.tenant = p.tenant AND c.id = p.case_id \
+             WHERE p.tenant = $1 AND c.service = ANY($2) AND p.body -> 'fields' ->> $3 IS NOT NULL \
+             ORDER BY p.case_id, p.seq DESC",
+        )
+        .bind(tenant)
+        .bind(&services)
+        .bind(TIER_FIELD)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))
+            .collect()
+    }
+
+    async fn write(&self, tenant: &str, batch: Batch) -> Result<(), KpiError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let n = batch.cases.len();
+        let mut c: [Vec<Option<i64>>; 17] = Default::default();
+        let mut t: [Vec<Option<String>>; 5] = Default::default();
+        for (f, steps, ratings) in &batch.cases {
+            t[0].push(Some(f.case_id.clone()));
+            t[1].push(Some(f.unit.clone()));
+            t[2].push(Some(f.service.clone()));
+            t[3].push(f.outcome.map(|o| o.as_str().to_owned()));
+            t[4].push(f.tier.clone());
+            let i = |v: u64| Some(i64::try_from(v).unwrap_or(i64::MAX));
+            for (k, v) in [
+                Some(f.submitted),
+                Some(f.submitted_month),
+                f.closed,
+                f.closed_month,
+                Some(i64::from(f.deemed)),
+                f.due,
+                f.on_time.map(i64::from),
+                f.lead_min.map(i64::from),
+                Some(i64::from(f.paused_min)),
+                Some(i64::from(f.returns)),
+                f.breached_at,
+                f.step_breached_at,
+                f.escalated_at,
+                f.tier_on_time.map(i64::from),
+                i(f.last_seq),
+                i(*steps),
+                i(*ratings),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                c[k].push(v);
+            }
+        }
+        debug_assert!(c.iter().all(|v| v.len() == n));
+        sqlx::query(
+            "INSERT INTO kpi_cases (tenant, case_id, unit, service, outcome, tier, submitted, \
+             submitted_month, closed, closed_month, deemed, due, on_time, lead_min, paused_min, \
+             returns, breached_at, step_breached_at, escalated_at, tier_on_time, last_seq, \
+             steps_done, ratings_done) \
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], \
+             $13::int8[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], $18::int8[], \
+             $19::int8[], $20::int8[], $21::int8[], $22::int8[], $23::int8[]) \
+             ON CONFLICT (tenant, case_id) DO UPDATE SET unit = excluded.unit, \
+             service = excluded.service, outcome = excluded.outcome, tier = excluded.tier, \
+             submitted = excluded.submitted, submitted_month = excluded.submitted_month, \
+             closed = excluded.closed, closed_month = excluded.closed_month, \
+             deemed = excluded.deemed, due = excluded.due, on_time = excluded.on_time, \
+             lead_min = excluded.lead_min, paused_min = excluded.paused_min, \
+             returns = excluded.returns, breached_at = excluded.breached_at, \
+             step_breached_at = excluded.step_breached_at, escalated_at = excluded.escalated_at, \
+             tier_on_time = excluded.tier_on_time, last_seq = excluded.last_seq, \
+             steps_done = excluded.steps_done, ratings_done = excluded.ratings_done",
+        )
+        .bind(tenant)
+        .bind(&t[0])
+        .bind(&t[1])
+        .bind(&t[2])
+        .bind(&t[3])
+        .bind(&t[4])
+        .bind(&c[0])
+        .bind(&c[1])
+        .bind(&c[2])
+        .bind(&c[3])
+        .bind(&c[4])
+        .bind(&c[5])
+        .bind(&c[6])
+        .bind(&c[7])
+        .bind(&c[8])
+        .bind(&c[9])
+        .bind(&c[10])
+        .bind(&c[11])
+        .bind(&c[12])
+        .bind(&c[13])
+        .bind(&c[14])
+        .bind(&c[15])
+        .bind(&c[16])
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if !batch.steps.is_empty() {
+            let mut s: [Vec<String>; 4] = Default::default();
+            let mut n: [Vec<i64>; 3] = Default::default();
+            for ((unit, service, month, step, role), (v, m)) in &batch.steps {
+                s[0].push(unit.clone());
+                s[1].push(service.clone());
+                s[2].push(step.clone());
+                s[3].push(role.clone());
+                n[0].push(*month);
+                n[1].push(i64::try_from(*v).unwrap_or(i64::MAX));
+                n[2].push(i64::try_from(*m).unwrap_or(i64::MAX));
+            }
+            sqlx::query(
+                "INSERT INTO kpi_steps (tenant, unit, service, step, role, month, visits, minutes) \
+                 SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::int8[], $7::int8[], $8::int8[]) \
+                 ON CONFLICT (tenant, month, unit, service, step, role) DO UPDATE SET \
+                 visits = kpi_steps.visits + excluded.visits, \
+                 minutes = kpi_steps.minutes + excluded.minutes",
+            )
+            .bind(tenant)
+            .bind(&s[0])
+            .bind(&s[1])
+            .bind(&s[2])
+            .bind(&s[3])
+            .bind(&n[0])
+            .bind(&n[1])
+            .bind(&n[2])
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        if !batch.skm.is_empty() {
+            let mut s: [Vec<String>; 2] = Default::default();
+            let mut n: [Vec<i64>; 11] = Default::default();
+            for ((unit, service, month), t) in &batch.skm {
+                s[0].push(unit.clone());
+                s[1].push(service.clone());
+                n[0].push(*month);
+                n[1].push(i64::try_from(t.respondents).unwrap_or(i64::MAX));
+                for (k, v) in t.sums.iter().enumerate() {
+                    n[2 + k].push(i64::try_from(*v).unwrap_or(i64::MAX));
+                }
+            }
+            let mut q = sqlx::query(
+                "INSERT INTO kpi_skm (tenant, unit, service, month, n, u1, u2, u3, u4, u5, u6, \
+                 u7, u8, u9) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int8[], \
+                 $5::int8[], $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], \
+                 $11::int8[], $12::int8[], $13::int8[], $14::int8[]) \
+                 ON CONFLICT (tenant, month, unit, service) DO UPDATE SET \
+                 n = kpi_skm.n + excluded.n, u1 = kpi_skm.u1 + excluded.u1, \
+                 u2 = kpi_skm.u2 + excluded.u2, u3 = kpi_skm.u3 + excluded.u3, \
+                 u4 = kpi_skm.u4 + excluded.u4, u5 = kpi_skm.u5 + excluded.u5, \
+                 u6 = kpi_skm.u6 + excluded.u6, u7 = kpi_skm.u7 + excluded.u7, \
+                 u8 = kpi_skm.u8 + excluded.u8, u9 = kpi_skm.u9 + excluded.u9",
+            )
+            .bind(tenant)
+            .bind(&s[0])
+            .bind(&s[1]);
+            for v in &n {
+                q = q.bind(v);
+            }
+            q.execute(&mut *tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    /// The report a query asks for, from the fact tables.
+    ///
+    /// # Errors
+    /// [`KpiError::NotMigrated`], [`KpiError::Database`], or [`KpiError::Invalid`] for a unit
+    /// code that does not exist.
+    pub async fn report(&self, ctx: &KpiContext, query: &Query) -> Result<Report, KpiError> {
+        self.check().await?;
+        let mut b = Builder::new(ctx, query)?;
+        let q = b.query().clone();
+        let (start, end) = b.bounds();
+        let at = b.backlog_at();
+        let (lo, hi) = unit_range(&q.unit);
+        let (m0, m1) = q.period.month_keys();
+        let svc = q.service.clone().unwrap_or_default();
+        let complaint_services: Vec<String> = ctx
+            .services
+            .iter()
+            .filter(|(_, i)| i.complaint)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let scope = "tenant = $1 AND (unit = $4 OR (unit > $5 AND unit < $6)) \
+                     AND ($7 = '' OR service = $7) AND submitted < $3 \
+                     AND (closed IS NULL OR closed >= $2)";
+        let inp = |c: &str| format!("({c} >= $2 AND {c} < $3)");
+        let decided = "outcome IN ('completed', 'rejected')";
+        let sql = format!(
+            "SELECT unit, service, \
+             count(*) FILTER (WHERE {sub}), \
+             count(*) FILTER (WHERE {cl} AND outcome = 'completed'), \
+             count(*) FILTER (WHERE {cl} AND outcome = 'rejected'), \
+             count(*) FILTER (WHERE {cl} AND outcome = 'withdrawn'), \
+             count(*) FILTER (WHERE {cl} AND deemed <> 0), \
+             count(*) FILTER (WHERE {cl} AND {decided} AND on_time = 1), \
+             count(*) FILTER (WHERE {cl} AND {decided} AND on_time IS NOT NULL), \
+             coalesce(array_agg(lead_min) FILTER (WHERE {cl} AND {decided} AND lead_min IS NOT NULL), '{{}}'), \
+             coalesce(sum(returns) FILTER (WHERE {cl}), 0)::int8, \
+             count(*) FILTER (WHERE {cl} AND returns > 0), \
+             count(*) FILTER (WHERE {br}), \
+             count(*) FILTER (WHERE {sbr}), \
+             count(*) FILTER (WHERE {esc}), \
+             coalesce(array_agg(submitted) FILTER (WHERE submitted < $8 AND (closed IS NULL OR closed >= $8)), '{{}}') \
+             FROM kpi_cases WHERE {scope} GROUP BY unit, service",
+            sub = inp("submitted"),
+            cl = inp("closed"),
+            br = inp("breached_at"),
+            sbr = inp("step_breached_at"),
+            esc = inp("escalated_at"),
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(&q.tenant)
+            .bind(start)
+            .bind(end)
+            .bind(&q.unit)
+            .bind(&lo)
+            .bind(&hi)
+            .bind(&svc)
+            .bind(at)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let complaint_sql = format!(
+            "SELECT unit, service, coalesce(tier, '-'), count(*) FILTER (WHERE {sub}), \
+             count(*) FILTER (WHERE {cl} AND {decided}), \
+             count(*) FILTER (WHERE {cl} AND {decided} AND tier_on_time = 1) \
+             FROM kpi_cases WHERE {scope} AND service = ANY($8) AND ({sub} OR {cl}) \
+             GROUP BY unit, service, coalesce(tier, '-')",
+            sub = inp("submitted"),
+            cl = inp("closed"),
+        );
+        let complaints = sqlx::query(sqlx::AssertSqlSafe(complaint_sql))
+            .bind(&q.tenant)
+            .bind(start)
+            .bind(end)
+            .bind(&q.unit)
+            .bind(&lo)
+            .bind(&hi)
+            .bind(&svc)
+            .bind(&complaint_services)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut tiers: HashMap<(String, String), Vec<TierCounts>> = HashMap::new();
+        for r in complaints {
+            tiers
+                .entry((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?))
+                .or_default()
+                .push((
+                    r.try_get(2).map_err(db)?,
+                    u(r.try_get(3).map_err(db)?),
+                    u(r.try_get(4).map_err(db)?),
+                    u(r.try_get(5).map_err(db)?),
+                ));
+        }
+        for r in rows {
+            let unit: String = r.try_get(0).map_err(db)?;
+            let service: String = r.try_get(1).map_err(db)?;
+            let n = |i: usize| -> Result<u64, KpiError> { Ok(u(r.try_get(i).map_err(db)?)) };
+            let lead: Vec<i64> = r.try_get(9).map_err(db)?;
+            let p = Partial {
+                received: n(2)?,
+                completed: n(3)?,
+                rejected: n(4)?,
+                withdrawn: n(5)?,
+                deemed: n(6)?,
+                on_time: n(7)?,
+                with_deadline: n(8)?,
+                lead: lead
+                    .into_iter()
+                    .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+                    .collect(),
+                returns: n(10)?,
+                reworked: n(11)?,
+                breached: n(12)?,
+                step_breached: n(13)?,
+                escalated: n(14)?,
+                backlog_submitted: r.try_get(15).map_err(db)?,
+                complaints: tiers
+                    .remove(&(unit.clone(), service.clone()))
+                    .unwrap_or_default(),
+            };
+            b.add_partial(&unit, &service, p);
+        }
+        for ((unit, service), t) in tiers {
+            b.add_partial(
+                &unit,
+                &service,
+                Partial {
+                    complaints: t,
+                    ..Partial::default()
+                },
+            );
+        }
+        let rows = sqlx::query(
+            "SELECT unit, service, step, role, sum(visits)::int8, sum(minutes)::int8 FROM kpi_steps \
+             WHERE tenant = $1 AND month BETWEEN $2 AND $3 \
+             AND (unit = $4 OR (unit > $5 AND unit < $6)) GROUP BY unit, service, step, role",
+        )
+        .bind(&q.tenant)
+        .bind(m0)
+        .bind(m1)
+        .bind(&q.unit)
+        .bind(&lo)
+        .bind(&hi)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        for r in rows {
+            let s = |i: usize| -> Result<String, KpiError> { r.try_get(i).map_err(db) };
+            let (unit, service, step, role) = (s(0)?, s(1)?, s(2)?, s(3)?);
+            b.add_step(&StepRef {
+                unit: &unit,
+                service: &service,
+                step: &step,
+                role: &role,
+                visits: u(r.try_get(4).map_err(db)?),
+                minutes: u(r.try_get(5).map_err(db)?),
+            });
+        }
+        let rows = sqlx::query(
+            "SELECT unit, service, sum(n)::int8, sum(u1)::int8, sum(u2)::int8, sum(u3)::int8, \
+             sum(u4)::int8, sum(u5)::int8, sum(u6)::int8, sum(u7)::int8, sum(u8)::int8, \
+             sum(u9)::int8 FROM kpi_skm WHERE tenant = $1 AND month BETWEEN $2 AND $3 \
+             AND (unit = $4 OR (unit > $5 AND unit < $6)) GROUP BY unit, service",
+        )
+        .bind(&q.tenant)
+        .bind(m0)
+        .bind(m1)
+        .bind(&q.unit)
+        .bind(&lo)
+        .bind(&hi)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        for r in rows {
+            let unit: String = r.try_get(0).map_err(db)?;
+            let service: String = r.try_get(1).map_err(db)?;
+            let mut t = SkmTally {
+                respondents: u(r.try_get(2).map_err(db)?),
+                ..SkmTally::default()
+            };
+            for (i, s) in t.sums.iter_mut().enumerate() {
+                *s = u(r.try_get(3 + i).map_err(db)?);
+            }
+            b.add_skm(&unit, &service, &t);
+        }
+        if q.trend {
+            let y = i64::from(q.period.year()) * 100;
+            let rows = sqlx::query(
+                "SELECT submitted_month, count(*) FROM kpi_cases WHERE tenant = $1 \
+                 AND submitted_month BETWEEN $2 AND $3 AND (unit = $4 OR (unit > $5 AND unit < $6)) \
+                 AND ($7 = '' OR service = $7) GROUP BY submitted_month",
+            )
+            .bind(&q.tenant)
+            .bind(y + 1)
+            .bind(y + 12)
+            .bind(&q.unit)
+            .bind(&lo)
+            .bind(&hi)
+            .bind(&svc)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+            for r in rows {
+                b.add_trend(TrendPoint {
+                    month: r.try_get(0).map_err(db)?,
+                    received: u(r.try_get(1).map_err(db)?),
+                    ..TrendPoint::default()
+                });
+            }
+            let rows = sqlx::query(
+                "SELECT closed_month, count(*), coalesce(sum(on_time), 0)::int8, count(on_time) \
+                 FROM kpi_cases WHERE tenant = $1 AND closed_month BETWEEN $2 AND $3 \
+                 AND outcome IN ('completed', 'rejected') \
+                 AND (unit = $4 OR (unit > $5 AND unit < $6)) AND ($7 = '' OR service = $7) \
+                 GROUP BY closed_month",
+            )
+            .bind(&q.tenant)
+            .bind(y + 1)
+            .bind(y + 12)
+            .bind(&q.unit)
+            .bind(&lo)
+            .bind(&hi)
+            .bind(&svc)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+            for r in rows {
+                b.add_trend(TrendPoint {
+                    month: r.try_get(0).map_err(db)?,
+                    decided: u(r.try_get(1).map_err(db)?),
+                    on_time: u(r.try_get(2).map_err(db)?),
+                    with_deadline: u(r.try_get(3).map_err(db)?),
+                    ..TrendPoint::default()
+                });
+            }
+        }
+        Ok(b.finish())
+    }
+}
+
+fn raw(r: &sqlx::postgres::PgRow) -> Result<RawEntry, KpiError> {
+    Ok(RawEntry {
+        seq: u(r.try_get(1).map_err(db)?),
+        at: ts(r.try_get(2).map_err(db)?)?,
+        event: r.try_get(3).map_err(db)?,
+        actor: r.try_get(4).map_err(db)?,
+        due: r.try_get(5).map_err(db)?,
+    })
+}
