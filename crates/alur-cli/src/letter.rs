@@ -249,6 +249,7 @@ pub async fn run(cmd: LetterCmd) -> Result<String, String> {
                     DocFormat::Html => None,
                 },
                 signer,
+                logo: alur_letter::issue::logo_data_uri(&config).map_err(|e| e.to_string())?,
             };
             let issued = alur_letter::issue::issue(&engine, &case, &officer, &opts)
                 .await
@@ -413,6 +414,8 @@ pub async fn run(cmd: LetterCmd) -> Result<String, String> {
                             &letter,
                             &templates(&config)?,
                             paper(&cfg),
+                            alur_letter::issue::logo_data_uri(&config)
+                                .map_err(|e| e.to_string())?,
                         )
                         .await?
                         .into_bytes(),

@@ -128,6 +128,10 @@ fn letters_are_issued_verified_registered_and_revoked() {
         "number and QR code on the page"
     );
     assert!(html.contains("Ahmad Fauzi"), "the signer's name");
+    assert!(
+        html.contains("data:image/svg+xml;base64,"),
+        "the configured emblem, embedded"
+    );
     // Issued once only.
     let (ok, _, err) = alur(
         &dir,

@@ -50,6 +50,24 @@ fn place(regions: &RegionIndex, unit: &str) -> String {
         .unwrap_or_default()
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(super::base64(plain.as_bytes()), encoded);
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn view(
     def: &ServiceDefinition,
@@ -129,6 +147,51 @@ pub struct IssueOptions<'a> {
     pub renderer: Option<&'a dyn PdfRenderer>,
     /// Sign the PDF with this signer, as the official with this id (NIK or NIP) and passphrase.
     pub signer: Option<(&'a dyn Signer, &'a str, &'a Passphrase)>,
+    /// The regional emblem for the letterhead, as a `data:` URI (see [`logo_data_uri`]).
+    pub logo: Option<String>,
+}
+
+/// The configured emblem for letterheads: `<config>/letters/logo.svg`, `logo.png` or `logo.jpg`
+/// (the first that exists) as a `data:` URI, embedded in the page so the letter needs no other
+/// file. `None` when there is none.
+pub fn logo_data_uri(config_dir: &std::path::Path) -> Result<Option<String>, LetterError> {
+    for (name, media) in [
+        ("logo.svg", "image/svg+xml"),
+        ("logo.png", "image/png"),
+        ("logo.jpg", "image/jpeg"),
+    ] {
+        let path = config_dir.join("letters").join(name);
+        if path.is_file() {
+            let bytes = std::fs::read(&path).map_err(|e| LetterError::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            return Ok(Some(format!("data:{media};base64,{}", base64(&bytes))));
+        }
+    }
+    Ok(None)
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// An issued letter and its document.
@@ -153,9 +216,11 @@ pub async fn issue<S: Store>(
     opts: &IssueOptions<'_>,
 ) -> Result<Issued, IssueError> {
     let draft = engine.prepare_letter(case_id, officer).await?;
-    let html = opts
-        .templates
-        .render_html(&view_from_draft(&draft), opts.paper)?;
+    let mut page = view_from_draft(&draft);
+    if page.kop.logo.is_none() {
+        page.kop.logo.clone_from(&opts.logo);
+    }
+    let html = opts.templates.render_html(&page, opts.paper)?;
     let (mut document, mut media_type) = (html.into_bytes(), "text/html; charset=utf-8");
     let mut signature = None;
     if let Some(renderer) = opts.renderer {
@@ -186,6 +251,7 @@ pub async fn render_again<S: Store + ?Sized>(
     letter: &Letter,
     templates: &Templates,
     paper: Paper,
+    logo: Option<String>,
 ) -> Result<String, String> {
     let tenant = &config.tenant.id;
     let case = store
@@ -227,7 +293,10 @@ pub async fn render_again<S: Store + ?Sized>(
         .map(|t| tz.to_datetime(t).date())
         .unwrap_or_else(|| tz.to_datetime(letter.numbered_at).date());
     let url = format!("{}/{}", config.letters.verify_url, letter.token);
-    let v = view(&def, letter, date, &signer, letter.valid_until, fields, url);
+    let mut v = view(&def, letter, date, &signer, letter.valid_until, fields, url);
+    if v.kop.logo.is_none() {
+        v.kop.logo = logo;
+    }
     templates.render_html(&v, paper).map_err(|e| e.to_string())
 }
 
