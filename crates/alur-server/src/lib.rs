@@ -1,0 +1,228 @@
+//! `alur-server`: the service desk over an [`alur_core::Engine`] as an axum [`Router`] a host
+//! can mount or serve on its own.
+//!
+//! Fixed paths others rely on:
+//!
+//! | path | what |
+//! |---|---|
+//! | `GET /health` | liveness, `{"status":"ok"}` |
+//! | `GET /ready` | readiness: the store answers |
+//! | `GET /metrics` | Prometheus text: requests by route and status, transitions, open cases by SLA state, outbox depth |
+//! | `GET /openapi.json` | OpenAPI 3.1 document of the JSON API ([`openapi::OPERATIONS`]) |
+//! | `/api/v1/…` | the JSON API (services, cases, tracking, inbox, actions, timeline, letter verification) |
+//! | `GET /`, `/layanan/{id}`, `/lacak/{code}`, `/verifikasi/{token}` | pages for citizens, in Indonesian |
+//!
+//! Every error of the API is `application/problem+json` (RFC 9457); pages answer errors with an
+//! HTML page when the client asks for HTML. Officers are recognised by the host's
+//! [`Authenticator`]; applicants never sign in: a submission answers with a [`tracking`] code.
+//!
+//! ```no_run
+//! # async fn run(engine: alur_core::Engine<alur_core::MemoryStore>) -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! use alur_server::{AppState, NoAuthenticator, Settings};
+//! let state = AppState::new(Arc::new(engine), Arc::new(NoAuthenticator), Settings::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! alur_server::serve(listener, alur_server::router(state), std::future::pending()).await
+//! # }
+//! ```
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use alur_core::{Engine, Store};
+
+mod api;
+pub mod auth;
+pub mod metrics;
+pub mod openapi;
+mod pages;
+pub mod problem;
+pub mod ratelimit;
+pub mod tracking;
+
+pub use api::may_see;
+pub use auth::{Authenticator, NoAuthenticator, TokenAuthenticator, TrustedHeaderAuthenticator};
+pub use metrics::Metrics;
+pub use problem::Problem;
+pub use ratelimit::RateLimiter;
+
+/// Settings of the service desk.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The public base URL (tracking links in responses), e.g. `https://layanan.batam.go.id`.
+    pub public_url: String,
+    /// Whether `POST /api/v1/cases` requires an `Idempotency-Key` header (400 without one).
+    pub require_idempotency_key: bool,
+    /// Requests a minute per client address on the public endpoints (submission, tracking,
+    /// verification); 0 turns the limit off.
+    pub public_requests_per_minute: u32,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            require_idempotency_key: true,
+            public_requests_per_minute: 120,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// What the handlers share: the engine, the host's authenticator, settings and counters.
+pub struct AppState<S: Store> {
+    /// The engine.
+    pub engine: Arc<Engine<S>>,
+    /// Who is an officer.
+    pub auth: Arc<dyn Authenticator>,
+    /// Settings.
+    pub settings: Arc<Settings>,
+    metrics: Arc<Metrics>,
+    limiter: Arc<RateLimiter>,
+}
+
+impl<S: Store> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        Self {
+            engine: self.engine.clone(),
+            auth: self.auth.clone(),
+            settings: self.settings.clone(),
+            metrics: self.metrics.clone(),
+            limiter: self.limiter.clone(),
+        }
+    }
+}
+
+impl<S: Store> AppState<S> {
+    /// State over an engine with an authenticator and settings.
+    pub fn new(engine: Arc<Engine<S>>, auth: Arc<dyn Authenticator>, settings: Settings) -> Self {
+        let limiter = Arc::new(RateLimiter::new(settings.public_requests_per_minute));
+        Self {
+            engine,
+            auth,
+            settings: Arc::new(settings),
+            metrics: Arc::new(Metrics::default()),
+            limiter,
+        }
+    }
+
+    /// The request and transition counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+/// The service desk's router (its state applied), to serve or to nest in a host's router.
+pub fn router<S: Store>(state: AppState<S>) -> Router {
+    let limit = state.settings.max_body_bytes;
+    let public = Router::new()
+        .route("/api/v1/cases", post(api::submit::<S>))
+        .route("/api/v1/track/{code}", get(api::track::<S>))
+        .route(
+            "/api/v1/letters/{token}/verify",
+            get(api::verify_letter::<S>),
+        )
+        .route("/lacak/{code}", get(pages::track::<S>))
+        .route("/verifikasi/{token}", get(pages::verify::<S>))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::limit::<S>,
+        ));
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready::<S>))
+        .route("/metrics", get(metrics_page::<S>))
+        .route("/openapi.json", get(openapi_document))
+        .route("/api/v1/services", get(api::services::<S>))
+        .route("/api/v1/inbox", get(api::inbox::<S>))
+        .route("/api/v1/cases/{id}", get(api::case::<S>))
+        .route("/api/v1/cases/{id}/timeline", get(api::timeline::<S>))
+        .route("/api/v1/cases/{id}/actions", post(api::act::<S>))
+        .route("/", get(pages::catalogue::<S>))
+        .route("/layanan/{id}", get(pages::service::<S>))
+        .route("/lacak", get(pages::track_form))
+        .merge(public)
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count::<S>,
+        ))
+        .with_state(state)
+}
+
+/// Serve `router` on `listener` until `shutdown` completes, with the clients' addresses
+/// available to the rate limit.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn health() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn ready<S: Store>(State(state): State<AppState<S>>) -> Response {
+    // A read of a reserved id that never exists: answers only when the store does.
+    match state.engine.case("@ready").await {
+        Ok(_) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(e) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Layanan belum siap",
+            format!("the store does not answer: {e}"),
+        )
+        .into_response(),
+    }
+}
+
+async fn metrics_page<S: Store>(State(state): State<AppState<S>>) -> Response {
+    let body = metrics::render(&state).await;
+    let mut r = body.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+async fn openapi_document() -> impl IntoResponse {
+    axum::Json(openapi::document())
+}
+
+fn wants_html(req: &Request) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+async fn no_route(req: Request) -> Response {
+    if wants_html(&req) {
+        return pages::error_page(&Problem::no_route(req.uri().path()));
+    }
+    Problem::no_route(req.uri().path()).into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    Problem::method_not_allowed().into_response()
+}

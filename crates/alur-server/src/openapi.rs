@@ -1,0 +1,361 @@
+//! The OpenAPI 3.1 document, generated from [`OPERATIONS`], the table of the JSON API's routes
+//! (the router's tests check that every operation listed is served).
+
+use serde_json::{Map, Value, json};
+
+/// Where a parameter goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum In {
+    /// In the query string.
+    Query,
+    /// A request header.
+    Header,
+}
+
+/// A query or header parameter (path parameters are read from the path's `{name}`s).
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    /// Name.
+    pub name: &'static str,
+    /// Where.
+    pub location: In,
+    /// Whether it must be given.
+    pub required: bool,
+    /// What it is.
+    pub description: &'static str,
+}
+
+/// One operation of the API.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation {
+    /// `get` or `post`.
+    pub method: &'static str,
+    /// Path template with `{name}` parameters.
+    pub path: &'static str,
+    /// Operation id.
+    pub id: &'static str,
+    /// One line.
+    pub summary: &'static str,
+    /// Needs an authenticated officer.
+    pub officer: bool,
+    /// Query and header parameters.
+    pub params: &'static [Param],
+    /// Name of the request body's schema in `components.schemas`, if any.
+    pub body: Option<&'static str>,
+    /// Status codes and what they mean.
+    pub responses: &'static [(u16, &'static str)],
+}
+
+const IDEMPOTENCY_KEY: Param = Param {
+    name: "Idempotency-Key",
+    location: In::Header,
+    required: false,
+    description: "Same key and body replays the first response; the key with a different body is 422",
+};
+
+/// Every operation served (the HTML pages are not part of the API).
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        method: "get",
+        path: "/health",
+        id: "health",
+        summary: "Liveness",
+        officer: false,
+        params: &[],
+        body: None,
+        responses: &[(200, "Alive")],
+    },
+    Operation {
+        method: "get",
+        path: "/ready",
+        id: "ready",
+        summary: "Readiness: the store answers",
+        officer: false,
+        params: &[],
+        body: None,
+        responses: &[(200, "Ready"), (503, "The store does not answer")],
+    },
+    Operation {
+        method: "get",
+        path: "/metrics",
+        id: "metrics",
+        summary: "Prometheus metrics (text format)",
+        officer: false,
+        params: &[],
+        body: None,
+        responses: &[(200, "Metrics")],
+    },
+    Operation {
+        method: "get",
+        path: "/openapi.json",
+        id: "openapi",
+        summary: "This document",
+        officer: false,
+        params: &[],
+        body: None,
+        responses: &[(200, "OpenAPI 3.1 document")],
+    },
+    Operation {
+        method: "get",
+        path: "/api/v1/services",
+        id: "listServices",
+        summary: "The service catalogue with each service's published standard",
+        officer: false,
+        params: &[],
+        body: None,
+        responses: &[(200, "Services")],
+    },
+    Operation {
+        method: "post",
+        path: "/api/v1/cases",
+        id: "submitCase",
+        summary: "Submit an application; answers with the case and its tracking code",
+        officer: false,
+        params: &[IDEMPOTENCY_KEY],
+        body: Some("Submission"),
+        responses: &[
+            (201, "Submitted (or the first response replayed)"),
+            (400, "Malformed body or missing Idempotency-Key"),
+            (404, "Unknown service"),
+            (409, "Conflict"),
+            (422, "Invalid input, or the key was used with another body"),
+            (429, "Rate limited"),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/api/v1/track/{code}",
+        id: "trackCase",
+        summary: "Track a case by its tracking code (no sign-in)",
+        officer: false,
+        params: &[],
+        body: None,
+        responses: &[
+            (200, "The case's progress"),
+            (404, "No such code"),
+            (429, "Rate limited"),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/api/v1/inbox",
+        id: "inbox",
+        summary: "The signed-in officer's inbox, earliest deadline first",
+        officer: true,
+        params: &[Param {
+            name: "limit",
+            location: In::Query,
+            required: false,
+            description: "Most cases (1–500, default 100)",
+        }],
+        body: None,
+        responses: &[(200, "Cases"), (400, "Bad limit"), (401, "Not signed in")],
+    },
+    Operation {
+        method: "get",
+        path: "/api/v1/cases/{id}",
+        id: "getCase",
+        summary: "A case with the actions the officer may take",
+        officer: true,
+        params: &[],
+        body: None,
+        responses: &[
+            (200, "The case"),
+            (401, "Not signed in"),
+            (404, "No such case at the officer's units"),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/api/v1/cases/{id}/timeline",
+        id: "getTimeline",
+        summary: "A case's audit timeline",
+        officer: true,
+        params: &[],
+        body: None,
+        responses: &[
+            (200, "Timeline"),
+            (401, "Not signed in"),
+            (404, "No such case at the officer's units"),
+        ],
+    },
+    Operation {
+        method: "post",
+        path: "/api/v1/cases/{id}/actions",
+        id: "actOnCase",
+        summary: "Take an action of the case's current step",
+        officer: true,
+        params: &[IDEMPOTENCY_KEY],
+        body: Some("Action"),
+        responses: &[
+            (200, "The case after the action"),
+            (400, "Malformed body"),
+            (401, "Not signed in"),
+            (403, "Not allowed (role, mandate, separation of duties)"),
+            (
+                404,
+                "No such case at the officer's units, or no such action",
+            ),
+            (
+                409,
+                "The case changed since `seen_version`, or the action is not possible now",
+            ),
+            (422, "Invalid input (reason, requirements, fields)"),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/api/v1/letters/{token}/verify",
+        id: "verifyLetter",
+        summary: "Verify a letter by the token its QR code carries",
+        officer: false,
+        params: &[],
+        body: None,
+        responses: &[
+            (200, "The verdict (`unknown` for a token no letter has)"),
+            (429, "Rate limited"),
+        ],
+    },
+];
+
+fn path_params(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect()
+}
+
+fn schemas() -> Value {
+    json!({
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details (application/problem+json)",
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"}
+            },
+            "required": ["type", "title", "status"]
+        },
+        "Submission": {
+            "type": "object",
+            "properties": {
+                "service": {"type": "string", "description": "Service id"},
+                "unit": {"type": "string", "description": "Unit code, e.g. 21.71.10.1001"},
+                "nik": {"type": "string", "description": "The applicant's 16-digit NIK (stored only as a keyed pseudonym)"},
+                "conditions": {"type": "array", "items": {"type": "string"}},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}}
+            },
+            "required": ["service", "unit", "nik"]
+        },
+        "Action": {
+            "type": "object",
+            "properties": {
+                "action": {"type": "string"},
+                "seen_version": {"type": "integer", "minimum": 0},
+                "checked": {"type": "array", "items": {"type": "string"}},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                "reason": {"type": "string"}
+            },
+            "required": ["action", "seen_version"]
+        }
+    })
+}
+
+/// The document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for op in OPERATIONS {
+        let mut params: Vec<Value> = path_params(op.path)
+            .into_iter()
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        params.extend(op.params.iter().map(|p| {
+            json!({
+                "name": p.name,
+                "in": match p.location { In::Query => "query", In::Header => "header" },
+                "required": p.required,
+                "description": p.description,
+                "schema": {"type": "string"},
+            })
+        }));
+        let mut responses = Map::new();
+        for (code, description) in op.responses {
+            let content = if *code >= 400 {
+                json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}})
+            } else if op.path == "/metrics" {
+                json!({"text/plain": {"schema": {"type": "string"}}})
+            } else {
+                json!({"application/json": {"schema": {"type": "object"}}})
+            };
+            responses.insert(
+                code.to_string(),
+                json!({"description": description, "content": content}),
+            );
+        }
+        let mut operation = json!({
+            "operationId": op.id,
+            "summary": op.summary,
+            "parameters": params,
+            "responses": responses,
+        });
+        if let Some(schema) = op.body {
+            operation["requestBody"] = json!({
+                "required": true,
+                "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
+            });
+        }
+        if op.officer {
+            operation["security"] = json!([{"officer": []}]);
+        }
+        let item = paths
+            .entry(op.path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        item[op.method] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "alur service desk",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Applications to regional public services: catalogue, submission, tracking, officers' work and letter verification. Errors are application/problem+json (RFC 9457)."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "officer": {"type": "http", "scheme": "bearer", "description": "Decided by the host's Authenticator"}
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_is_in_the_document_once() {
+        let doc = document();
+        let mut seen = std::collections::BTreeSet::new();
+        for op in OPERATIONS {
+            assert!(
+                seen.insert((op.method, op.path)),
+                "{} {} twice",
+                op.method,
+                op.path
+            );
+            let o = &doc["paths"][op.path][op.method];
+            assert_eq!(o["operationId"], op.id);
+            for name in path_params(op.path) {
+                let params = o["parameters"].as_array().expect("parameters");
+                assert!(
+                    params
+                        .iter()
+                        .any(|p| p["name"] == name && p["in"] == "path")
+                );
+            }
+        }
+        assert_eq!(doc["openapi"], "3.1.0");
+    }
+}

@@ -1,0 +1,307 @@
+//! Pages for citizens, server-rendered in Indonesian: no JavaScript, readable on a phone, every
+//! value escaped ([`e`]) and a Content-Security-Policy that forbids scripts.
+
+use std::fmt::Write;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use alur_core::Store;
+use alur_core::publish::{escape as e, rupiah};
+
+use crate::problem::Problem;
+use crate::{AppState, api};
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:46rem;padding:1rem;line-height:1.5;color:#1a1a1a}\
+header{border-bottom:3px solid #0b5394;margin-bottom:1rem}header a{color:#0b5394;text-decoration:none;font-weight:bold}\
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}\
+.card{border:1px solid #ccc;border-radius:.5rem;padding:.8rem;margin:.6rem 0}.muted{color:#555}\
+.ok{background:#e6f4ea;border-color:#34a853}.bad{background:#fce8e6;border-color:#d93025}\
+input,button{font-size:1rem;padding:.5rem;max-width:100%}ol,ul{padding-left:1.3rem}";
+
+fn layout(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"id\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+<title>{}</title><style>{CSS}</style></head><body>\
+<header><p><a href=\"/\">Layanan Publik</a></p></header><main>\n<h1>{}</h1>\n{body}</main></body></html>\n",
+        e(title),
+        e(title)
+    );
+    let mut r = (status, html).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+/// An error as a page.
+pub(crate) fn error_page(p: &Problem) -> Response {
+    layout(
+        p.status,
+        &p.title,
+        &format!(
+            "<p class=\"muted\">{}</p><p><a href=\"/\">Kembali ke daftar layanan</a></p>",
+            e(&p.detail)
+        ),
+    )
+}
+
+fn local(unit: &str, t: jiff::Timestamp, calendars: &alur_core::calendars::Calendars) -> String {
+    calendars
+        .for_unit(unit)
+        .time_zone()
+        .to_datetime(t)
+        .strftime("%d-%m-%Y %H:%M")
+        .to_string()
+}
+
+fn fee(f: &alur_core::model::Fee) -> String {
+    if f.amount == 0 {
+        "Gratis".into()
+    } else {
+        format!("Rp{}", rupiah(f.amount))
+    }
+}
+
+/// `GET /`: the catalogue and the tracking form.
+pub(crate) async fn catalogue<S: Store>(State(state): State<AppState<S>>) -> Response {
+    let config = state.engine.config();
+    let mut b = format!("<p class=\"muted\">{}</p>", e(&config.tenant.name));
+    b.push_str(
+        "<form class=\"card\" action=\"/lacak\" method=\"get\"><label for=\"kode\">Lacak permohonan: \
+masukkan kode pelacakan</label><br><input id=\"kode\" name=\"kode\" required autocomplete=\"off\" size=\"40\"> \
+<button type=\"submit\">Lacak</button></form><h2>Daftar layanan</h2>",
+    );
+    for d in config.services.values() {
+        let _ = write!(
+            b,
+            "<div class=\"card\"><h3><a href=\"/layanan/{}\">{}</a></h3><p>{} · waktu penyelesaian {} · biaya {}</p></div>",
+            e(&d.id),
+            e(&d.name),
+            e(d.category.label()),
+            e(&d.completion_time.to_string()),
+            e(&fee(&d.fee)),
+        );
+    }
+    layout(StatusCode::OK, "Layanan Publik", &b)
+}
+
+/// `GET /layanan/{id}`: a service's published standard.
+pub(crate) async fn service<S: Store>(
+    State(state): State<AppState<S>>,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(d) = state.engine.service(&id) else {
+        return error_page(&Problem::not_found(format!("no service `{id}`")));
+    };
+    let mut b = String::new();
+    let _ = write!(b, "<h2>Persyaratan</h2><ol>");
+    for r in &d.requirements {
+        match r
+            .only_if
+            .as_ref()
+            .and_then(|c| d.conditions.iter().find(|x| &x.id == c))
+        {
+            Some(c) => {
+                let _ = write!(
+                    b,
+                    "<li>{} <span class=\"muted\">(hanya jika: {})</span></li>",
+                    e(&r.name),
+                    e(&c.question)
+                );
+            }
+            None => {
+                let _ = write!(b, "<li>{}</li>", e(&r.name));
+            }
+        }
+    }
+    b.push_str("</ol><h2>Prosedur</h2><ol>");
+    for s in &d.steps {
+        let sla = s
+            .sla
+            .map(|x| format!(" — paling lama {x}"))
+            .unwrap_or_default();
+        let _ = write!(b, "<li>{}{}</li>", e(&s.name), e(&sla));
+    }
+    let _ = write!(
+        b,
+        "</ol><table><tr><th>Waktu penyelesaian</th><td>{}</td></tr><tr><th>Biaya</th><td>{}</td></tr>\
+<tr><th>Produk</th><td>{} (berlaku {})</td></tr>",
+        e(&d.completion_time.to_string()),
+        e(&fee(&d.fee)),
+        e(&d.product.name),
+        e(&d.product.validity.to_indonesian()),
+    );
+    if !d.legal_basis.is_empty() {
+        let _ = write!(
+            b,
+            "<tr><th>Dasar hukum</th><td>{}</td></tr>",
+            e(&d.legal_basis.join("; "))
+        );
+    }
+    b.push_str("</table>");
+    if !d.complaint_channels.is_empty() {
+        b.push_str("<h2>Pengaduan</h2><ul>");
+        for c in &d.complaint_channels {
+            let _ = write!(b, "<li>{}: {}</li>", e(&c.name), e(&c.contact));
+        }
+        b.push_str("</ul>");
+    }
+    if d.in_person_only {
+        b.push_str("<p class=\"card\">Layanan ini hanya dapat diajukan langsung di loket.</p>");
+    }
+    layout(StatusCode::OK, &d.name, &b)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct TrackForm {
+    kode: String,
+}
+
+/// `GET /lacak?kode=…`: the catalogue's form, redirected to the tracking page.
+pub(crate) async fn track_form(query: Result<Query<TrackForm>, QueryRejection>) -> Response {
+    match query {
+        Ok(Query(f)) if !f.kode.trim().is_empty() => {
+            let code: String = f
+                .kode
+                .trim()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+                .collect();
+            Redirect::to(&format!("/lacak/{code}")).into_response()
+        }
+        _ => error_page(&Problem::bad_request("kode pelacakan belum diisi")),
+    }
+}
+
+/// `GET /lacak/{code}`: a case's progress for the applicant.
+pub(crate) async fn track<S: Store>(
+    State(state): State<AppState<S>>,
+    Path(code): Path<String>,
+) -> Response {
+    let p = match api::progress(&state, &code).await {
+        Ok(p) => p,
+        Err(problem) => return error_page(&problem),
+    };
+    let calendars = state.engine.calendars();
+    let c = &p.case;
+    let when = |t| local(&c.unit, t, &calendars);
+    let status = match &c.status {
+        alur_core::Status::Open(_) => format!(
+            "Sedang diproses: {}",
+            api::step_of(&p.def, c).map_or("-", |s| s.name.as_str())
+        ),
+        alur_core::Status::Closed(o) => format!("Selesai: {}", o.label()),
+    };
+    let expected = match (c.status.is_open(), c.paused_since, c.due_at) {
+        (false, _, _) => "-".to_owned(),
+        (true, Some(_), _) => "waktu layanan berhenti sementara (menunggu pemohon)".to_owned(),
+        (true, None, Some(d)) => when(d),
+        (true, None, None) => "belum dihitung".to_owned(),
+    };
+    let mut b = format!(
+        "<table><tr><th>Layanan</th><td>{}</td></tr><tr><th>Status</th><td>{}</td></tr>\
+<tr><th>Diajukan</th><td>{}</td></tr><tr><th>Perkiraan selesai</th><td>{}</td></tr></table>",
+        e(&p.def.name),
+        e(&status),
+        e(&when(c.submitted_at)),
+        e(&expected),
+    );
+    if !p.fields.is_empty() {
+        b.push_str("<h2>Data permohonan</h2><table>");
+        for f in &p.def.fields {
+            if let Some(v) = p.fields.get(&f.id) {
+                let _ = write!(b, "<tr><th>{}</th><td>{}</td></tr>", e(&f.label), e(v));
+            }
+        }
+        b.push_str("</table>");
+    }
+    b.push_str("<h2>Riwayat</h2><ol>");
+    for (at, text, reason) in &p.timeline {
+        let _ = write!(
+            b,
+            "<li><span class=\"muted\">{}</span> {}",
+            e(&when(*at)),
+            e(text)
+        );
+        if let Some(r) = reason {
+            let _ = write!(b, "<br>Alasan: {}", e(r));
+        }
+        b.push_str("</li>");
+    }
+    b.push_str(
+        "</ol><p class=\"muted\">Simpan kode pelacakan Anda; jangan bagikan kepada orang lain.</p>",
+    );
+    layout(StatusCode::OK, "Status permohonan", &b)
+}
+
+/// `GET /verifikasi/{token}`: where a letter's QR code points.
+pub(crate) async fn verify<S: Store>(
+    State(state): State<AppState<S>>,
+    Path(token): Path<String>,
+) -> Response {
+    let v = match api::verification(&state, &token).await {
+        Ok(v) => v,
+        Err(problem) => return error_page(&problem),
+    };
+    let class = if v.verdict.is_valid() { "ok" } else { "bad" };
+    let mut b = format!(
+        "<p class=\"card {class}\"><strong>{}</strong></p>",
+        e(v.verdict.text())
+    );
+    if let Some(l) = &v.letter {
+        let calendars = state.engine.calendars();
+        b.push_str("<table>");
+        let mut row = |k: &str, val: &str| {
+            let _ = write!(b, "<tr><th>{}</th><td>{}</td></tr>", e(k), e(val));
+        };
+        row("Nomor surat", &l.number);
+        row("Layanan", v.service_name.as_deref().unwrap_or(&l.service));
+        row(
+            "Diterbitkan oleh",
+            v.unit_name.as_deref().unwrap_or(&l.unit),
+        );
+        if let Some(t) = l.issued_at {
+            row("Tanggal terbit", &local(&l.unit, t, &calendars));
+        }
+        if let Some(s) = &l.signer {
+            row("Ditandatangani", &format!("{}, {}", s.name, s.title()));
+        }
+        row(
+            "Berlaku sampai",
+            &l.valid_until.map_or("tidak terbatas".into(), |d| {
+                d.strftime("%d-%m-%Y").to_string()
+            }),
+        );
+        if let Some(t) = l.revoked_at {
+            row("Dicabut", &local(&l.unit, t, &calendars));
+        }
+        b.push_str("</table>");
+    }
+    let status = if v.letter.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    layout(status, "Verifikasi surat", &b)
+}

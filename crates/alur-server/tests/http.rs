@@ -1,0 +1,481 @@
+//! The router served on loopback and spoken to over real HTTP.
+
+use std::sync::Arc;
+
+use alur_core::{Engine, MemoryStore, Store};
+use alur_server::{AppState, Settings, TokenAuthenticator};
+use serde_json::{Value, json};
+
+struct Desk<S: Store> {
+    base: String,
+    engine: Arc<Engine<S>>,
+    http: reqwest::Client,
+}
+
+async fn start<S: Store>(store: S, settings: Settings) -> Desk<S> {
+    let (engine, _clock) = alur_testkit::engine(store).await;
+    let engine = Arc::new(engine);
+    let auth = TokenAuthenticator::new()
+        .with_token("t-operator", "baloi-operator")
+        .with_token("t-kasi", "baloi-kasi")
+        .with_token("t-taman", "tamanbaloi-lurah");
+    let state = AppState::new(engine.clone(), Arc::new(auth), settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(alur_server::serve(
+        listener,
+        alur_server::router(state),
+        std::future::pending(),
+    ));
+    Desk {
+        base,
+        engine,
+        http: {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("client")
+        },
+    }
+}
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("{e}: {}", self.text))
+    }
+    fn is_problem(&self, status: u16) -> bool {
+        self.status == status
+            && self.content_type == "application/problem+json"
+            && self.json()["status"] == status
+            && self.json()["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("urn:alur:problem:"))
+    }
+}
+
+impl<S: Store> Desk<S> {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Reply {
+        let method =
+            reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("method");
+        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            rb = rb.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        if let Some(b) = body {
+            rb = rb.header("content-type", "application/json").body(b);
+        }
+        let r = rb.send().await.expect("request");
+        let status = r.status().as_u16();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = r.text().await.expect("body");
+        Reply {
+            status,
+            content_type,
+            text,
+        }
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send("GET", path, token, &[], None).await
+    }
+
+    async fn submit(&self, key: &str, body: &Value) -> Reply {
+        self.send(
+            "POST",
+            "/api/v1/cases",
+            None,
+            &[("idempotency-key", key)],
+            Some(body.to_string()),
+        )
+        .await
+    }
+}
+
+fn domisili(nama: &str) -> Value {
+    json!({
+        "service": "batam-domisili",
+        "unit": "21.71.10.1001",
+        "nik": "2171104512900001",
+        "fields": {"nama": nama, "alamat": "Jl. Uji No. 1", "keperluan": "Uji"},
+    })
+}
+
+fn settings() -> Settings {
+    Settings {
+        public_requests_per_minute: 0,
+        ..Settings::default()
+    }
+}
+
+#[tokio::test]
+async fn health_ready_metrics_and_openapi() {
+    let d = start(MemoryStore::new(), settings()).await;
+    let r = d.get("/health", None).await;
+    assert_eq!((r.status, r.json()), (200, json!({"status": "ok"})));
+    assert_eq!(d.get("/ready", None).await.status, 200);
+    let r = d.submit("k1", &domisili("Uji")).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = d.get("/metrics", None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.content_type.starts_with("text/plain"));
+    assert!(
+        r.text
+            .contains("alur_http_requests_total{route=\"/health\",status=\"200\"} 1"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains("alur_http_requests_total{route=\"/api/v1/cases\",status=\"201\"} 1")
+    );
+    assert!(
+        r.text
+            .contains("alur_transitions_total{command=\"submit\"} 1")
+    );
+    assert!(r.text.contains("alur_open_cases{sla=\"on_time\"} 1"));
+    assert!(r.text.contains("alur_outbox_pending "));
+
+    // The document lists every operation, and every operation listed is served.
+    let doc = d.get("/openapi.json", None).await.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for op in alur_server::openapi::OPERATIONS {
+        assert!(doc["paths"][op.path][op.method].is_object());
+        let path = op
+            .path
+            .replace("{code}", "x")
+            .replace("{id}", "x")
+            .replace("{token}", "x");
+        let body = (op.method == "post").then(|| "{}".to_owned());
+        let r = d
+            .send(op.method, &path, Some("t-operator"), &[], body)
+            .await;
+        assert_ne!(r.status, 405, "{} {}", op.method, op.path);
+        if r.status == 404 {
+            assert_ne!(
+                r.json()["type"],
+                "urn:alur:problem:no-route",
+                "{} {}",
+                op.method,
+                op.path
+            );
+        }
+        let documented: Vec<u16> = op.responses.iter().map(|(c, _)| *c).collect();
+        assert!(
+            documented.contains(&r.status),
+            "{} {} answered {} ({})",
+            op.method,
+            op.path,
+            r.status,
+            r.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn catalogue_lists_the_standard() {
+    let d = start(MemoryStore::new(), settings()).await;
+    let r = d.get("/api/v1/services", None).await;
+    let services = r.json()["services"].as_array().cloned().expect("services");
+    let dom = services
+        .iter()
+        .find(|s| s["id"] == "batam-domisili")
+        .expect("domicile service");
+    assert!(
+        dom["requirements"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    );
+    assert!(dom["completion_time"].is_string());
+    assert!(dom["fee"]["amount"].is_u64());
+    assert!(dom["product"]["name"].is_string());
+    let page = d.get("/layanan/batam-domisili", None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("Persyaratan"));
+    let home = d.get("/", None).await;
+    assert!(home.text.contains("/layanan/batam-domisili"));
+}
+
+#[tokio::test]
+async fn submission_is_idempotent() {
+    let d = start(MemoryStore::new(), settings()).await;
+    let first = d.submit("same", &domisili("Ani")).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let again = d.submit("same", &domisili("Ani")).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(first.json(), again.json(), "the first response is replayed");
+    let other = d.submit("same", &domisili("Budi")).await;
+    assert!(other.is_problem(422), "{}", other.text);
+    assert_eq!(
+        other.json()["type"],
+        "urn:alur:problem:idempotency-mismatch"
+    );
+
+    let missing = d
+        .send(
+            "POST",
+            "/api/v1/cases",
+            None,
+            &[],
+            Some(domisili("Ani").to_string()),
+        )
+        .await;
+    assert!(missing.is_problem(400), "{}", missing.text);
+
+    // Concurrent duplicates: one case.
+    let mut tasks = Vec::new();
+    let d = Arc::new(d);
+    for _ in 0..8 {
+        let d = d.clone();
+        tasks.push(tokio::spawn(async move {
+            d.submit("race", &domisili("Citra")).await.json()["case"]["id"].clone()
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        ids.insert(t.await.expect("task").to_string());
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let q = alur_core::store::SearchQuery::default();
+    assert_eq!(d.engine.search(&q).await.expect("search").len(), 2);
+}
+
+#[tokio::test]
+async fn tracking_codes_track_and_refuse_tampering() {
+    let d = start(MemoryStore::new(), settings()).await;
+    let r = d.submit("t", &domisili("<script>alert(1)</script>")).await;
+    let code = r.json()["tracking_code"].as_str().expect("code").to_owned();
+    let id = r.json()["case"]["id"].as_str().expect("id").to_owned();
+    assert!(
+        r.json()["tracking_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(&code))
+    );
+    assert!(!code.contains(&id), "the code is not the plain case id");
+
+    let t = d.get(&format!("/api/v1/track/{code}"), None).await;
+    assert_eq!(t.status, 200);
+    assert_eq!(t.json()["id"], id.as_str());
+    assert_eq!(t.json()["state"], "open");
+    assert!(
+        t.json()["timeline"]
+            .as_array()
+            .is_some_and(|x| !x.is_empty())
+    );
+
+    // A changed tag, the case id alone, or a guess: 404.
+    let mut tampered = code.clone().into_bytes();
+    let i = tampered.len() - 1;
+    tampered[i] = if tampered[i] == b'a' { b'b' } else { b'a' };
+    let tampered = String::from_utf8(tampered).expect("ascii");
+    for bad in [tampered.as_str(), id.as_str(), "aaaa.bbbb"] {
+        let r = d.get(&format!("/api/v1/track/{bad}"), None).await;
+        assert!(r.is_problem(404), "{bad}: {}", r.text);
+    }
+
+    // The page escapes what the applicant typed.
+    let page = d.get(&format!("/lacak/{code}"), None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.content_type.starts_with("text/html"));
+    assert!(!page.text.contains("<script>"), "{}", page.text);
+    assert!(page.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(page.text.contains("Perkiraan selesai"));
+    let page = d.get(&format!("/lacak/{tampered}"), None).await;
+    assert_eq!(page.status, 404);
+}
+
+#[tokio::test]
+async fn officers_work_their_inbox_and_only_their_cases() {
+    let d = start(MemoryStore::new(), settings()).await;
+    let r = d.submit("o", &domisili("Dedi")).await;
+    let id = r.json()["case"]["id"].as_str().expect("id").to_owned();
+
+    assert!(d.get("/api/v1/inbox", None).await.is_problem(401));
+    let inbox = d.get("/api/v1/inbox", Some("t-operator")).await.json();
+    assert!(
+        inbox["cases"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|x| x["id"] == id.as_str()))
+    );
+
+    let case = d
+        .get(&format!("/api/v1/cases/{id}"), Some("t-operator"))
+        .await;
+    assert_eq!(case.status, 200, "{}", case.text);
+    let version = case.json()["version"].as_u64().expect("version");
+    assert!(
+        case.json()["allowed_actions"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["id"] == "lengkap"))
+    );
+
+    // Another kelurahan's lurah: neither sees nor acts, and learns nothing (404, as for no case).
+    for path in [
+        format!("/api/v1/cases/{id}"),
+        format!("/api/v1/cases/{id}/timeline"),
+    ] {
+        let r = d.get(&path, Some("t-taman")).await;
+        assert!(r.is_problem(404), "{path}: {}", r.text);
+    }
+    let action = json!({
+        "action": "lengkap",
+        "seen_version": version,
+        "checked": ["pengantar-rt-rw", "ktp", "kk"],
+    });
+    let r = d
+        .send(
+            "POST",
+            &format!("/api/v1/cases/{id}/actions"),
+            Some("t-taman"),
+            &[],
+            Some(action.to_string()),
+        )
+        .await;
+    assert!(r.is_problem(404), "{}", r.text);
+    let taman_inbox = d.get("/api/v1/inbox", Some("t-taman")).await.json();
+    assert_eq!(taman_inbox["cases"], json!([]));
+
+    // Malformed JSON is a problem too.
+    let r = d
+        .send(
+            "POST",
+            &format!("/api/v1/cases/{id}/actions"),
+            Some("t-operator"),
+            &[],
+            Some("{".into()),
+        )
+        .await;
+    assert!(r.is_problem(400), "{}", r.text);
+
+    // The operator acts; a stale repeat conflicts.
+    let r = d
+        .send(
+            "POST",
+            &format!("/api/v1/cases/{id}/actions"),
+            Some("t-operator"),
+            &[],
+            Some(action.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json()["version"].as_u64() > Some(version));
+    let r = d
+        .send(
+            "POST",
+            &format!("/api/v1/cases/{id}/actions"),
+            Some("t-operator"),
+            &[],
+            Some(action.to_string()),
+        )
+        .await;
+    assert!(r.is_problem(409), "{}", r.text);
+
+    let tl = d
+        .get(&format!("/api/v1/cases/{id}/timeline"), Some("t-kasi"))
+        .await;
+    assert_eq!(tl.status, 200);
+    assert_eq!(tl.json()["entries"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn errors_are_problems() {
+    let d = start(MemoryStore::new(), settings()).await;
+    assert!(d.get("/no/such/path", None).await.is_problem(404));
+    assert_eq!(
+        d.get("/no/such/path", None).await.json()["title"],
+        "Halaman tidak ditemukan"
+    );
+    assert!(
+        d.send("DELETE", "/health", None, &[], None)
+            .await
+            .is_problem(405)
+    );
+    let r = d.submit("x", &json!({"service": "batam-domisili"})).await;
+    assert!(r.is_problem(400) || r.is_problem(422), "{}", r.text);
+    let r = d
+        .submit(
+            "y",
+            &json!({"service": "nope", "unit": "21.71.10.1001", "nik": "2171104512900001"}),
+        )
+        .await;
+    assert!(r.is_problem(404), "{}", r.text);
+}
+
+#[tokio::test]
+async fn unknown_letters_are_reported_unknown() {
+    let d = start(MemoryStore::new(), settings()).await;
+    let token = "abcdefghijklmnopqrstuvwxyz234567";
+    let r = d
+        .get(&format!("/api/v1/letters/{token}/verify"), None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["verdict"], "unknown");
+    assert_eq!(r.json()["valid"], false);
+    let page = d.get(&format!("/verifikasi/{token}"), None).await;
+    assert_eq!(page.status, 404);
+    assert!(page.text.contains("TIDAK DIKENAL"));
+}
+
+#[tokio::test]
+async fn public_endpoints_are_rate_limited() {
+    let d = start(
+        MemoryStore::new(),
+        Settings {
+            public_requests_per_minute: 3,
+            ..Settings::default()
+        },
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(d.get("/api/v1/track/aaaa.bbbb", None).await.status, 404);
+    }
+    let r = d.get("/api/v1/track/aaaa.bbbb", None).await;
+    assert!(r.is_problem(429), "{}", r.text);
+    // Officers' and fixed paths are not limited.
+    assert_eq!(d.get("/health", None).await.status, 200);
+}
+
+#[tokio::test]
+async fn runs_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("alur.db").display());
+    let store = alur_sqlite::SqliteStore::open(&url, alur_sqlite::SqliteOptions::default())
+        .await
+        .expect("sqlite");
+    let d = start(store, settings()).await;
+    assert_eq!(d.get("/ready", None).await.status, 200);
+    let r = d.submit("s", &domisili("Eka")).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let again = d.submit("s", &domisili("Eka")).await;
+    assert_eq!(r.json(), again.json());
+    let code = r.json()["tracking_code"].as_str().expect("code").to_owned();
+    assert_eq!(
+        d.get(&format!("/api/v1/track/{code}"), None).await.status,
+        200
+    );
+    let inbox = d.get("/api/v1/inbox", Some("t-operator")).await.json();
+    assert_eq!(inbox["cases"].as_array().map(Vec::len), Some(1));
+}
