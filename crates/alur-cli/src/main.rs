@@ -3,6 +3,7 @@
 mod audit;
 mod kpi;
 mod letter;
+mod serve;
 mod stores;
 
 use std::path::PathBuf;
@@ -292,6 +293,8 @@ enum Cmd {
     },
     /// Performance of every office: figures per region and period, satisfaction index, roll-up.
     Kpi(kpi::KpiArgs),
+    /// The service desk: HTTP API, public pages, letter verification (until Ctrl-C).
+    Serve(serve::ServeArgs),
     /// Outgoing letters: issue, verify (token or file), register, render, revoke.
     Letter {
         #[command(subcommand)]
@@ -653,6 +656,10 @@ fn main() -> ExitCode {
                 );
                 ExitCode::FAILURE
             }
+        },
+        Cmd::Serve(args) => match runtime() {
+            Ok(rt) => report(rt.block_on(serve::run(args))),
+            Err(e) => report(Err(e)),
         },
         Cmd::Letter { command } => match runtime() {
             Ok(rt) => report(rt.block_on(letter::run(command))),

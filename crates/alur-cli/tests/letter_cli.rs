@@ -273,6 +273,18 @@ fn letters_are_issued_verified_registered_and_revoked() {
             doc,
             "the stored document, byte for byte"
         );
+        let mut changed = doc.clone();
+        let at = changed.len() / 3;
+        changed[at] ^= 0x20;
+        std::fs::write(p("b-changed.pdf"), &changed).unwrap();
+        let (ok, _, err) = alur(
+            &dir,
+            &["letter", "verify", &p("b-changed.pdf"), "--db", &db],
+        );
+        assert!(
+            !ok && err.contains("TIDAK DIKENAL"),
+            "a changed PDF byte: {err}"
+        );
     }
     let (ok, out, err) = alur(&dir, &["letter", "verify", &out_b, "--db", &db]);
     assert!(ok, "{out}{err}");

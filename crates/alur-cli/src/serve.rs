@@ -1,0 +1,167 @@
+//! `alur serve`: the service desk over HTTP, with the timer scheduler and (when a checkpoint key
+//! is set) the checkpoint publisher in the same process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alur_core::store::Store;
+use alur_core::{Engine, Pseudonymizer, Scheduler, SystemClock};
+
+/// Options of `alur serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Configuration directory.
+    #[arg(long, default_value = "examples/config/kepri")]
+    config: PathBuf,
+    /// Database URL (default: the embedded SQLite file in the working directory).
+    #[arg(long, default_value = "sqlite://alur.db")]
+    db: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// File holding the tenant's pseudonym key (64 hex characters), used when
+    /// ALUR_PSEUDONYM_KEY is not set; created with a random key on first start.
+    #[arg(long, default_value = "alur-pseudonym.key")]
+    pseudonym_key_file: PathBuf,
+    /// Officer API tokens, `officer=token` separated by commas (also ALUR_OFFICER_TOKENS).
+    #[arg(long)]
+    officer_tokens: Option<String>,
+}
+
+/// The pseudonym key: ALUR_PSEUDONYM_KEY, else the key file (created on first start).
+fn pseudonymizer(file: &Path) -> Result<(Pseudonymizer, String), String> {
+    let (hex, from) = match std::env::var("ALUR_PSEUDONYM_KEY") {
+        Ok(k) if !k.trim().is_empty() => (k.trim().to_owned(), "ALUR_PSEUDONYM_KEY".to_owned()),
+        _ if file.is_file() => (
+            std::fs::read_to_string(file)
+                .map_err(|e| format!("{}: {e}", file.display()))?
+                .trim()
+                .to_owned(),
+            file.display().to_string(),
+        ),
+        _ => {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| format!("no random source: {e}"))?;
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            write_private(file, &hex)?;
+            (hex, format!("{} (baru / new)", file.display()))
+        }
+    };
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    let bytes = bytes
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| format!("the pseudonym key in {from} must be 64 hex characters"))?;
+    let p = Pseudonymizer::new(bytes).map_err(|e| e.to_string())?;
+    Ok((p, from))
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Run the server until Ctrl-C.
+pub async fn run(a: ServeArgs) -> Result<String, String> {
+    let config = alur_core::load_dir(&a.config).map_err(|e| {
+        format!(
+            "{e}\nrun `alur validate {}` for details",
+            a.config.display()
+        )
+    })?;
+    let (pseudo, key_from) = pseudonymizer(&a.pseudonym_key_file)?;
+    let store: Arc<dyn Store> = Arc::from(crate::stores::open(&a.db).await?);
+    let tenant = config.tenant.id.clone();
+    let audit = config.audit.clone();
+    let engine = Arc::new(
+        Engine::new(config, store.clone(), Arc::new(SystemClock), pseudo)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    // Timers (reminders, escalations, deemed approvals) fire from this process.
+    let scheduler = Scheduler::new(engine.clone(), format!("serve-{}", std::process::id()))
+        .spawn(Duration::from_secs(5));
+    // Checkpoints are signed and copied out when a key is configured.
+    let publisher = match crate::audit::load_signer_from(&audit.checkpoint_key_env, None) {
+        Ok(signer) if audit.checkpoint_dir.is_some() || audit.checkpoint_webhook.is_some() => {
+            let mut p = alur_core::witness::Publisher::new(store.clone(), tenant.clone(), signer);
+            if let Some(d) = &audit.checkpoint_dir {
+                p = p.sink(alur_witness::DirectorySink::new(d));
+            }
+            if let Some(url) = &audit.checkpoint_webhook {
+                let secret = std::env::var("ALUR_CHECKPOINT_WEBHOOK_SECRET")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .map(String::into_bytes);
+                p = p.sink(alur_witness::WebhookSink::new(url, secret).map_err(|e| e.to_string())?);
+            }
+            Some(p.spawn(audit.checkpoint_every, |r| {
+                if let Err(e) = r {
+                    eprintln!("checkpoint round failed: {e} (retried next round)");
+                }
+            }))
+        }
+        _ => None,
+    };
+    let tokens = a
+        .officer_tokens
+        .clone()
+        .or_else(|| std::env::var("ALUR_OFFICER_TOKENS").ok());
+    let auth: Arc<dyn alur_server::Authenticator> = match &tokens {
+        Some(list) if !list.trim().is_empty() => {
+            let mut t = alur_server::TokenAuthenticator::new();
+            for pair in list.split(',') {
+                let (officer, token) = pair.split_once('=').ok_or_else(|| {
+                    "officer tokens are `officer=token` pairs separated by commas".to_owned()
+                })?;
+                t = t.with_token(token.trim(), officer.trim());
+            }
+            Arc::new(t)
+        }
+        _ => Arc::new(alur_server::NoAuthenticator),
+    };
+    let listener = tokio::net::TcpListener::bind(&a.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let settings = alur_server::Settings {
+        public_url: format!("http://{addr}"),
+        ..Default::default()
+    };
+    let state = alur_server::AppState::new(engine, auth, settings);
+    println!(
+        "alur melayani / serving {} (tenant {tenant}, {}, kunci pseudonim / pseudonym key: {key_from})",
+        a.db,
+        if publisher.is_some() {
+            "checkpoint diterbitkan / checkpoints published"
+        } else {
+            "tanpa checkpoint / no checkpoint key"
+        },
+    );
+    println!("buka / open: http://{addr}/");
+    alur_server::serve(listener, alur_server::router(state), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    scheduler.abort();
+    if let Some(p) = publisher {
+        p.abort();
+    }
+    Ok("berhenti / stopped".into())
+}

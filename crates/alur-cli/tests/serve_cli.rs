@@ -1,0 +1,87 @@
+//! `alur serve` as a user starts it: a fresh SQLite file and pseudonym key are created, the URL
+//! is printed, and the service desk answers over real HTTP until the process is stopped.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    let status = body
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, body)
+}
+
+#[test]
+fn serve_starts_on_a_fresh_directory_and_answers() {
+    let dir = std::env::temp_dir().join(format!("alur-serve-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}", dir.join("alur.db").display());
+    let key = dir.join("pseudonym.key");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alur"))
+        .args([
+            "serve",
+            "--db",
+            &db,
+            "--listen",
+            "127.0.0.1:0",
+            "--pseudonym-key-file",
+        ])
+        .arg(&key)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .env_remove("ALUR_PSEUDONYM_KEY")
+        .env_remove("ALUR_CHECKPOINT_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("alur serve starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve prints its URL").unwrap();
+        if let Some(url) = line.strip_prefix("buka / open: http://") {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+    let result = std::panic::catch_unwind(|| {
+        let (status, body) = get(&addr, "/health");
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = get(&addr, "/api/v1/services");
+        assert_eq!(status, 200);
+        assert!(body.contains("batam-domisili"), "{body}");
+        let (status, body) = get(&addr, "/");
+        assert_eq!(status, 200);
+        assert!(body.contains("Surat Keterangan Domisili"));
+        let (status, body) = get(&addr, "/verifikasi/abcdefghijklmnopqrstuvwxyz234567");
+        assert_eq!(status, 404);
+        assert!(body.contains("TIDAK DIKENAL"), "{body}");
+        let (status, body) = get(&addr, "/openapi.json");
+        assert_eq!(status, 200);
+        assert!(body.contains("\"openapi\""));
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let hex = std::fs::read_to_string(&key).expect("a pseudonym key was created");
+    assert_eq!(hex.trim().len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the key file is private");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
