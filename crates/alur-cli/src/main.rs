@@ -249,6 +249,12 @@ enum AuditCmd {
 }
 
 #[derive(Subcommand)]
+enum AccountCmd {
+    /// Add an account (password from ALUR_PASSWORD or standard input; stored as an argon2id hash).
+    Add(serve::AccountAddArgs),
+}
+
+#[derive(Subcommand)]
 enum Cmd {
     /// Simulate a region's offices through the real engine and store (deterministic by seed).
     Simulate {
@@ -295,6 +301,11 @@ enum Cmd {
     Kpi(kpi::KpiArgs),
     /// The service desk: HTTP API, public pages, letter verification (until Ctrl-C).
     Serve(serve::ServeArgs),
+    /// Officer accounts for signing in to `alur serve`.
+    Account {
+        #[command(subcommand)]
+        command: AccountCmd,
+    },
     /// Outgoing letters: issue, verify (token or file), register, render, revoke.
     Letter {
         #[command(subcommand)]
@@ -545,13 +556,15 @@ async fn simulate(
     eprintln!();
     let secs = started.elapsed().as_secs_f64();
     Ok(format!(
-        "simulated {from}..{to} (seed {seed}) into {db}\ncases: {}  transitions: {}  completed: {}  refused: {}  returned to applicant: {}  timers fired: {}\nelapsed: {secs:.1} s  rate: {:.0} transitions/s",
+        "simulated {from}..{to} (seed {seed}) into {db}\ncases: {}  transitions: {}  completed: {}  refused: {}  returned to applicant: {}  timers fired: {}  survey answers: {}  deferred (officers at capacity): {}\nelapsed: {secs:.1} s  rate: {:.0} transitions/s",
         r.cases,
         r.transitions,
         r.completed,
         r.rejected,
         r.returned,
         r.timers_fired,
+        r.rated,
+        r.deferred,
         r.transitions as f64 / secs.max(1e-9)
     ))
 }
@@ -657,6 +670,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Cmd::Account {
+            command: AccountCmd::Add(args),
+        } => report(serve::account_add(args)),
         Cmd::Serve(args) => match runtime() {
             Ok(rt) => report(rt.block_on(serve::run(args))),
             Err(e) => report(Err(e)),

@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// ALUR_PSEUDONYM_KEY is not set; created with a random key on first start.
     #[arg(long, default_value = "alur-pseudonym.key")]
     pseudonym_key_file: PathBuf,
+    /// Officer accounts for signing in on the pages (`alur account add`); used when the file
+    /// exists.
+    #[arg(long, default_value = "accounts.toml")]
+    accounts: PathBuf,
     /// Officer API tokens, `officer=token` separated by commas (also ALUR_OFFICER_TOKENS).
     #[arg(long)]
     officer_tokens: Option<String>,
@@ -143,9 +147,18 @@ pub async fn run(a: ServeArgs) -> Result<String, String> {
         public_url: format!("http://{addr}"),
         ..Default::default()
     };
-    let state = alur_server::AppState::new(engine, auth, settings);
+    let mut state = alur_server::AppState::new(engine, auth, settings);
+    let accounts = if a.accounts.is_file() {
+        let f = alur_server::FileAuthenticator::load(&a.accounts)
+            .map_err(|e| format!("{}: {e}", a.accounts.display()))?;
+        let n = f.officers().count();
+        state = state.with_accounts(Arc::new(f));
+        format!("{n} akun petugas / officer accounts")
+    } else {
+        "tanpa akun petugas / no officer accounts (alur account add)".to_owned()
+    };
     println!(
-        "alur melayani / serving {} (tenant {tenant}, {}, kunci pseudonim / pseudonym key: {key_from})",
+        "alur melayani / serving {} (tenant {tenant}, {accounts}, {}, kunci pseudonim / pseudonym key: {key_from})",
         a.db,
         if publisher.is_some() {
             "checkpoint diterbitkan / checkpoints published"
@@ -164,4 +177,83 @@ pub async fn run(a: ServeArgs) -> Result<String, String> {
         p.abort();
     }
     Ok("berhenti / stopped".into())
+}
+
+/// Options of `alur account add`.
+#[derive(clap::Args)]
+pub struct AccountAddArgs {
+    /// Accounts file (created when missing).
+    #[arg(long, default_value = "accounts.toml")]
+    file: PathBuf,
+    /// Officer id (as in officers.toml).
+    #[arg(long)]
+    officer: String,
+    /// Configuration directory (the officer must be in it).
+    #[arg(long, default_value = "examples/config/kepri")]
+    config: PathBuf,
+}
+
+/// Add an officer account: the password from ALUR_PASSWORD or the first line of standard
+/// input, stored only as an argon2id hash.
+pub fn account_add(a: AccountAddArgs) -> Result<String, String> {
+    let config = alur_core::load_dir(&a.config).map_err(|e| {
+        format!(
+            "{e}\nrun `alur validate {}` for details",
+            a.config.display()
+        )
+    })?;
+    if !config.officers.contains_key(&a.officer) {
+        return Err(format!(
+            "officer `{}` is not in {}/officers.toml",
+            a.officer,
+            a.config.display()
+        ));
+    }
+    let existing = if a.file.is_file() {
+        let f = alur_server::FileAuthenticator::load(&a.file)
+            .map_err(|e| format!("{}: {e}", a.file.display()))?;
+        if f.officers().any(|o| o == a.officer) {
+            return Err(format!(
+                "{} already has an account in {}; remove its [[account]] block first",
+                a.officer,
+                a.file.display()
+            ));
+        }
+        std::fs::read_to_string(&a.file).map_err(|e| format!("{}: {e}", a.file.display()))?
+    } else {
+        String::new()
+    };
+    let password = match std::env::var("ALUR_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the password: {e}"))?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if password.chars().count() < 10 {
+        return Err("the password must have at least 10 characters".into());
+    }
+    let hash = alur_server::hash_password(&password).map_err(|e| e.to_string())?;
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "\n[[account]]\nofficer = \"{}\"\npassword_hash = \"{hash}\"\n",
+        a.officer
+    ));
+    // Check the result parses before replacing the file.
+    alur_server::FileAuthenticator::from_toml(&text).map_err(|e| e.to_string())?;
+    let tmp = a.file.with_extension("toml.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    write_private(&tmp, &text)?;
+    std::fs::rename(&tmp, &a.file).map_err(|e| format!("{}: {e}", a.file.display()))?;
+    Ok(format!(
+        "akun {} ditambahkan ke {} / account added",
+        a.officer,
+        a.file.display()
+    ))
 }

@@ -30,6 +30,32 @@ fn serve_starts_on_a_fresh_directory_and_answers() {
     std::fs::create_dir_all(&dir).unwrap();
     let db = format!("sqlite://{}", dir.join("alur.db").display());
     let key = dir.join("pseudonym.key");
+    let accounts = dir.join("accounts.toml");
+    let add = |password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_alur"))
+            .args(["account", "add", "--officer", "baloi-lurah", "--file"])
+            .arg(&accounts)
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            .env("ALUR_PASSWORD", password)
+            .output()
+            .expect("alur account add runs")
+    };
+    assert!(
+        !add("pendek").status.success(),
+        "a short password is refused"
+    );
+    let out = add("kata-sandi-lurah-2026");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&accounts).unwrap();
+    assert!(text.contains("$argon2id$") && !text.contains("kata-sandi-lurah-2026"));
+    assert!(
+        !add("kata-sandi-lurah-2026").status.success(),
+        "one account per officer"
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_alur"))
         .args([
             "serve",
@@ -40,6 +66,8 @@ fn serve_starts_on_a_fresh_directory_and_answers() {
             "--pseudonym-key-file",
         ])
         .arg(&key)
+        .arg("--accounts")
+        .arg(&accounts)
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
         .env_remove("ALUR_PSEUDONYM_KEY")
         .env_remove("ALUR_CHECKPOINT_KEY")
@@ -66,6 +94,9 @@ fn serve_starts_on_a_fresh_directory_and_answers() {
         let (status, body) = get(&addr, "/verifikasi/abcdefghijklmnopqrstuvwxyz234567");
         assert_eq!(status, 404);
         assert!(body.contains("TIDAK DIKENAL"), "{body}");
+        let (status, body) = get(&addr, "/masuk");
+        assert_eq!(status, 200);
+        assert!(body.contains("<form"), "the sign-in form: {body}");
         let (status, body) = get(&addr, "/openapi.json");
         assert_eq!(status, 200);
         assert!(body.contains("\"openapi\""));

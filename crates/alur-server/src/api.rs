@@ -74,7 +74,7 @@ pub fn may_see<S: Store>(engine: &Engine<S>, officer: &str, case: &Case) -> bool
 }
 
 /// A case the officer may see, or 404 (also when it exists elsewhere: existence is not leaked).
-async fn visible_case<S: Store>(
+pub(crate) async fn visible_case<S: Store>(
     state: &AppState<S>,
     officer: &str,
     id: &str,

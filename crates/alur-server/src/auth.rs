@@ -2,6 +2,7 @@
 //! ones bundled here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::http::{HeaderMap, HeaderName, header};
@@ -95,5 +96,46 @@ impl Authenticator for TrustedHeaderAuthenticator {
     async fn officer(&self, headers: &HeaderMap) -> Option<String> {
         let v = headers.get(&self.header)?.to_str().ok()?.trim();
         (!v.is_empty() && v.len() <= 128).then(|| v.to_owned())
+    }
+}
+
+/// Several authenticators asked in turn: the first that recognises the request wins (e.g. the
+/// session cookie of a [`crate::FileAuthenticator`], then API tokens).
+#[derive(Clone, Default)]
+pub struct ChainAuthenticator {
+    links: Vec<Arc<dyn Authenticator>>,
+}
+
+impl std::fmt::Debug for ChainAuthenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainAuthenticator")
+            .field("links", &self.links.len())
+            .finish()
+    }
+}
+
+impl ChainAuthenticator {
+    /// No authenticator yet (nobody is recognised).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ask `auth` after the ones already chained.
+    #[must_use]
+    pub fn or(mut self, auth: Arc<dyn Authenticator>) -> Self {
+        self.links.push(auth);
+        self
+    }
+}
+
+#[async_trait]
+impl Authenticator for ChainAuthenticator {
+    async fn officer(&self, headers: &HeaderMap) -> Option<String> {
+        for a in &self.links {
+            if let Some(o) = a.officer(headers).await {
+                return Some(o);
+            }
+        }
+        None
     }
 }

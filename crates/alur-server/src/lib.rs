@@ -10,7 +10,9 @@
 //! | `GET /metrics` | Prometheus text: requests by route and status, transitions, open cases by SLA state, outbox depth |
 //! | `GET /openapi.json` | OpenAPI 3.1 document of the JSON API ([`openapi::OPERATIONS`]) |
 //! | `/api/v1/…` | the JSON API (services, cases, tracking, inbox, actions, timeline, letter verification) |
-//! | `GET /`, `/layanan/{id}`, `/lacak/{code}`, `/verifikasi/{token}` | pages for citizens, in Indonesian |
+//! | `GET /`, `/layanan/{id}`, `/layanan/{id}/ajukan`, `/lacak/{code}`, `/verifikasi/{token}` | pages for citizens, in Indonesian |
+//! | `/masuk`, `/keluar`, `/petugas`, `/petugas/perkara/{id}` | officers' sign-in and pages (with [`FileAuthenticator`]) |
+//! | `/open311/v2/…` | Open311 GeoReport v2: `services.json`, `services/{code}.json`, `requests.json` |
 //!
 //! Every error of the API is `application/problem+json` (RFC 9457); pages answer errors with an
 //! HTML page when the client asks for HTML. Officers are recognised by the host's
@@ -39,17 +41,26 @@ use axum::routing::{get, post};
 
 use alur_core::{Engine, Store};
 
+pub mod accounts;
 mod api;
+mod apply;
 pub mod auth;
+mod forms;
 pub mod metrics;
+mod officer;
+mod open311;
 pub mod openapi;
 mod pages;
 pub mod problem;
 pub mod ratelimit;
 pub mod tracking;
 
+pub use accounts::{FileAuthenticator, hash_password};
 pub use api::may_see;
-pub use auth::{Authenticator, NoAuthenticator, TokenAuthenticator, TrustedHeaderAuthenticator};
+pub use auth::{
+    Authenticator, ChainAuthenticator, NoAuthenticator, TokenAuthenticator,
+    TrustedHeaderAuthenticator,
+};
 pub use metrics::Metrics;
 pub use problem::Problem;
 pub use ratelimit::RateLimiter;
@@ -89,6 +100,7 @@ pub struct AppState<S: Store> {
     pub settings: Arc<Settings>,
     metrics: Arc<Metrics>,
     limiter: Arc<RateLimiter>,
+    accounts: Option<Arc<FileAuthenticator>>,
 }
 
 impl<S: Store> Clone for AppState<S> {
@@ -99,6 +111,7 @@ impl<S: Store> Clone for AppState<S> {
             settings: self.settings.clone(),
             metrics: self.metrics.clone(),
             limiter: self.limiter.clone(),
+            accounts: self.accounts.clone(),
         }
     }
 }
@@ -113,7 +126,21 @@ impl<S: Store> AppState<S> {
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
             limiter,
+            accounts: None,
         }
+    }
+
+    /// Add password sign-in (`/masuk`, `/keluar`) with `accounts`: its session cookie is asked
+    /// first, then the authenticator given to [`AppState::new`] (e.g. API tokens).
+    #[must_use]
+    pub fn with_accounts(mut self, accounts: Arc<FileAuthenticator>) -> Self {
+        self.auth = Arc::new(
+            ChainAuthenticator::new()
+                .or(accounts.clone())
+                .or(self.auth.clone()),
+        );
+        self.accounts = Some(accounts);
+        self
     }
 
     /// The request and transition counters.
@@ -133,6 +160,8 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             get(api::verify_letter::<S>),
         )
         .route("/lacak/{code}", get(pages::track::<S>))
+        .route("/layanan/{id}/ajukan", post(apply::submit::<S>))
+        .route("/open311/v2/requests.json", post(open311::create::<S>))
         .route("/verifikasi/{token}", get(pages::verify::<S>))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -150,7 +179,19 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/v1/cases/{id}/actions", post(api::act::<S>))
         .route("/", get(pages::catalogue::<S>))
         .route("/layanan/{id}", get(pages::service::<S>))
+        .route("/layanan/{id}/ajukan", get(apply::form::<S>))
+        .route("/open311/v2/services.json", get(open311::services::<S>))
+        .route("/open311/v2/services/{file}", get(open311::service::<S>))
+        .route("/open311/v2/requests.json", get(open311::requests::<S>))
         .route("/lacak", get(pages::track_form))
+        .route(
+            "/masuk",
+            get(officer::login_page::<S>).post(officer::login::<S>),
+        )
+        .route("/keluar", post(officer::logout::<S>))
+        .route("/petugas", get(officer::inbox::<S>))
+        .route("/petugas/perkara/{id}", get(officer::case_page::<S>))
+        .route("/petugas/perkara/{id}/aksi", post(officer::act::<S>))
         .merge(public)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)

@@ -53,7 +53,15 @@ const IDEMPOTENCY_KEY: Param = Param {
     description: "Same key and body replays the first response; the key with a different body is 422",
 };
 
-/// Every operation served (the HTML pages are not part of the API).
+const JURISDICTION: Param = Param {
+    name: "jurisdiction_id",
+    location: In::Query,
+    required: false,
+    description: "A unit code (prefix): only what it offers or holds",
+};
+
+/// Every operation served: the JSON API, and the forms of the HTML pages (those answer
+/// `text/html`; their bodies are `application/x-www-form-urlencoded`).
 pub const OPERATIONS: &[Operation] = &[
     Operation {
         method: "get",
@@ -216,6 +224,201 @@ pub const OPERATIONS: &[Operation] = &[
             (429, "Rate limited"),
         ],
     },
+    Operation {
+        method: "get",
+        path: "/masuk",
+        id: "signInForm",
+        summary: "Officers' sign-in form (HTML; with a FileAuthenticator)",
+        officer: false,
+        params: &[],
+        body: None,
+        responses: &[
+            (200, "The form"),
+            (404, "Password sign-in is not configured"),
+        ],
+    },
+    Operation {
+        method: "post",
+        path: "/masuk",
+        id: "signIn",
+        summary: "Sign in: sets the `alur_sesi` session cookie and redirects to `/petugas`",
+        officer: false,
+        params: &[],
+        body: Some("SignInForm"),
+        responses: &[
+            (303, "Signed in"),
+            (400, "Unreadable form"),
+            (401, "Wrong officer id or password"),
+            (403, "Missing or wrong CSRF token"),
+            (404, "Password sign-in is not configured"),
+            (429, "Too many failed sign-ins from this address"),
+        ],
+    },
+    Operation {
+        method: "post",
+        path: "/keluar",
+        id: "signOut",
+        summary: "Sign out: ends the session and redirects to `/masuk`",
+        officer: false,
+        params: &[],
+        body: Some("CsrfForm"),
+        responses: &[(303, "Signed out"), (403, "Missing or wrong CSRF token")],
+    },
+    Operation {
+        method: "get",
+        path: "/petugas",
+        id: "inboxPage",
+        summary: "The officer's inbox page (HTML), earliest deadline first, with SLA states",
+        officer: true,
+        params: &[],
+        body: None,
+        responses: &[
+            (200, "The inbox"),
+            (303, "To the sign-in form"),
+            (401, "Not signed in"),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/petugas/perkara/{id}",
+        id: "casePage",
+        summary: "A case page (HTML): checklist, fields, timeline and one form per allowed action",
+        officer: true,
+        params: &[],
+        body: None,
+        responses: &[
+            (200, "The case"),
+            (303, "To the sign-in form"),
+            (401, "Not signed in"),
+            (404, "No such case at the officer's units"),
+        ],
+    },
+    Operation {
+        method: "post",
+        path: "/petugas/perkara/{id}/aksi",
+        id: "actOnCasePage",
+        summary: "Take an action from the case page; redirects back to it with a message",
+        officer: true,
+        params: &[],
+        body: Some("ActionForm"),
+        responses: &[
+            (303, "Back to the case page (or to the sign-in form)"),
+            (400, "Unreadable form"),
+            (401, "Not signed in"),
+            (403, "Missing or wrong CSRF token"),
+            (404, "No such case at the officer's units"),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/layanan/{id}/ajukan",
+        id: "submissionForm",
+        summary: "The citizen's submission form (HTML) with the requirement checklist",
+        officer: false,
+        params: &[],
+        body: None,
+        responses: &[(200, "The form"), (404, "No such service online")],
+    },
+    Operation {
+        method: "post",
+        path: "/layanan/{id}/ajukan",
+        id: "submitForm",
+        summary: "Submit from the form; redirects to the tracking page `/lacak/{code}`",
+        officer: false,
+        params: &[],
+        body: Some("SubmissionForm"),
+        responses: &[
+            (303, "Submitted: to the tracking page"),
+            (400, "Unreadable form"),
+            (403, "Missing or wrong CSRF token"),
+            (404, "No such service online"),
+            (409, "Conflict"),
+            (422, "Invalid input"),
+            (429, "Rate limited"),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/open311/v2/services.json",
+        id: "open311Services",
+        summary: "Open311 GeoReport v2 service list",
+        officer: false,
+        params: &[JURISDICTION],
+        body: None,
+        responses: &[(200, "Services"), (400, "Invalid query")],
+    },
+    Operation {
+        method: "get",
+        path: "/open311/v2/services/{code}.json",
+        id: "open311Service",
+        summary: "Open311 service definition: the service's fields as attributes",
+        officer: false,
+        params: &[],
+        body: None,
+        responses: &[(200, "Service definition"), (404, "No such service")],
+    },
+    Operation {
+        method: "get",
+        path: "/open311/v2/requests.json",
+        id: "open311Requests",
+        summary: "Open311 requests as the public may see them (no personal data)",
+        officer: false,
+        params: &[
+            Param {
+                name: "service_request_id",
+                location: In::Query,
+                required: false,
+                description: "Comma-separated tracking codes",
+            },
+            Param {
+                name: "service_code",
+                location: In::Query,
+                required: false,
+                description: "Service id",
+            },
+            Param {
+                name: "status",
+                location: In::Query,
+                required: false,
+                description: "open or closed",
+            },
+            Param {
+                name: "start_date",
+                location: In::Query,
+                required: false,
+                description: "Submitted at or after (w3c datetime)",
+            },
+            Param {
+                name: "end_date",
+                location: In::Query,
+                required: false,
+                description: "Submitted before (w3c datetime)",
+            },
+            JURISDICTION,
+        ],
+        body: None,
+        responses: &[(200, "Requests"), (400, "Invalid query")],
+    },
+    Operation {
+        method: "post",
+        path: "/open311/v2/requests.json",
+        id: "open311CreateRequest",
+        summary: "Open311 request creation: submits a case; answers with its tracking code",
+        officer: false,
+        params: &[],
+        body: Some("Open311Request"),
+        responses: &[
+            (
+                200,
+                "Created: `[{\"service_request_id\": <tracking code>}]`",
+            ),
+            (400, "Missing or invalid input"),
+            (404, "Unknown service"),
+            (409, "Conflict"),
+            (422, "Invalid input"),
+            (429, "Rate limited"),
+        ],
+    },
 ];
 
 fn path_params(path: &str) -> Vec<&str> {
@@ -248,6 +451,54 @@ fn schemas() -> Value {
             },
             "required": ["service", "unit", "nik"]
         },
+        "Open311Request": {
+            "type": "object",
+            "description": "`attribute[<field id>]` for each field of the service",
+            "properties": {
+                "service_code": {"type": "string"},
+                "jurisdiction_id": {"type": "string", "description": "Unit code (or address_id)"},
+                "address_id": {"type": "string", "description": "Unit code"},
+                "nik": {"type": "string", "description": "Extension: the applicant's 16-digit NIK"}
+            },
+            "required": ["service_code", "nik"]
+        },
+        "SignInForm": {
+            "type": "object",
+            "properties": {
+                "csrf": {"type": "string"},
+                "petugas": {"type": "string", "description": "Officer id"},
+                "sandi": {"type": "string", "description": "Password"}
+            },
+            "required": ["csrf", "petugas", "sandi"]
+        },
+        "CsrfForm": {
+            "type": "object",
+            "properties": {"csrf": {"type": "string"}},
+            "required": ["csrf"]
+        },
+        "ActionForm": {
+            "type": "object",
+            "description": "Repeated `checked` for ticked requirements; `field[<id>]` for fields",
+            "properties": {
+                "csrf": {"type": "string"},
+                "action": {"type": "string"},
+                "seen_version": {"type": "integer", "minimum": 0},
+                "checked": {"type": "string"},
+                "reason": {"type": "string"}
+            },
+            "required": ["csrf", "action", "seen_version"]
+        },
+        "SubmissionForm": {
+            "type": "object",
+            "description": "Repeated `kondisi` for conditions that apply; `field[<id>]` for fields",
+            "properties": {
+                "csrf": {"type": "string"},
+                "unit": {"type": "string"},
+                "nik": {"type": "string"},
+                "kondisi": {"type": "string"}
+            },
+            "required": ["csrf", "unit", "nik"]
+        },
         "Action": {
             "type": "object",
             "properties": {
@@ -260,6 +511,22 @@ fn schemas() -> Value {
             "required": ["action", "seen_version"]
         }
     })
+}
+
+/// Whether `path` is one of the HTML pages.
+fn is_page(path: &str) -> bool {
+    ["/masuk", "/keluar", "/petugas", "/layanan"]
+        .iter()
+        .any(|p| path.starts_with(p))
+}
+
+/// The media type of an operation's request body.
+fn body_type(path: &str) -> &'static str {
+    if is_page(path) || path.starts_with("/open311/") {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/json"
+    }
 }
 
 /// The document.
@@ -281,7 +548,11 @@ pub fn document() -> Value {
         }));
         let mut responses = Map::new();
         for (code, description) in op.responses {
-            let content = if *code >= 400 {
+            let content = if is_page(op.path) {
+                json!({"text/html": {"schema": {"type": "string"}}})
+            } else if op.path.starts_with("/open311/") {
+                json!({"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}})
+            } else if *code >= 400 {
                 json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}})
             } else if op.path == "/metrics" {
                 json!({"text/plain": {"schema": {"type": "string"}}})
@@ -302,7 +573,7 @@ pub fn document() -> Value {
         if let Some(schema) = op.body {
             operation["requestBody"] = json!({
                 "required": true,
-                "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
+                "content": {body_type(op.path): {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
             });
         }
         if op.officer {

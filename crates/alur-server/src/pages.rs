@@ -22,7 +22,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 .ok{background:#e6f4ea;border-color:#34a853}.bad{background:#fce8e6;border-color:#d93025}\
 input,button{font-size:1rem;padding:.5rem;max-width:100%}ol,ul{padding-left:1.3rem}";
 
-fn layout(status: StatusCode, title: &str, body: &str) -> Response {
+pub(crate) fn layout(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"id\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
@@ -66,7 +66,11 @@ pub(crate) fn error_page(p: &Problem) -> Response {
     )
 }
 
-fn local(unit: &str, t: jiff::Timestamp, calendars: &alur_core::calendars::Calendars) -> String {
+pub(crate) fn local(
+    unit: &str,
+    t: jiff::Timestamp,
+    calendars: &alur_core::calendars::Calendars,
+) -> String {
     calendars
         .for_unit(unit)
         .time_zone()
@@ -169,6 +173,12 @@ pub(crate) async fn service<S: Store>(
     }
     if d.in_person_only {
         b.push_str("<p class=\"card\">Layanan ini hanya dapat diajukan langsung di loket.</p>");
+    } else {
+        let _ = write!(
+            b,
+            "<p class=\"card\"><a href=\"/layanan/{}/ajukan\">Ajukan permohonan secara daring</a></p>",
+            e(&d.id)
+        );
     }
     layout(StatusCode::OK, &d.name, &b)
 }

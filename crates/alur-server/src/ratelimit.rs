@@ -34,6 +34,22 @@ impl RateLimiter {
         }
     }
 
+    /// Whether `ip` has a token left, without taking it.
+    pub fn available(&self, ip: IpAddr) -> bool {
+        if self.per_minute == 0 {
+            return true;
+        }
+        let capacity = f64::from(self.per_minute);
+        let per_second = capacity / 60.0;
+        let buckets = match self.buckets.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        buckets.get(&ip).is_none_or(|(tokens, at)| {
+            *tokens + Instant::now().duration_since(*at).as_secs_f64() * per_second >= 1.0
+        })
+    }
+
     /// Take one request's token for `ip`; `Err(seconds to wait)` when none is left.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
         if self.per_minute == 0 {

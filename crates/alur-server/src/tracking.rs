@@ -21,6 +21,15 @@ fn tag(p: &Pseudonymizer, case_id: &str) -> [u8; TAG_BYTES] {
     out
 }
 
+/// A case's public reference (the Open311 request lists): stable, unguessable and not a
+/// tracking code, so a published list opens no tracking page.
+pub fn public_ref(p: &Pseudonymizer, case_id: &str) -> String {
+    let mut msg = Vec::with_capacity(32 + case_id.len());
+    msg.extend_from_slice(b"alur/public-reference/v1\0");
+    msg.extend_from_slice(case_id.as_bytes());
+    format!("r{}", base32(&p.digest(&msg)[..15]))
+}
+
 /// The tracking code of a case.
 pub fn code(p: &Pseudonymizer, case_id: &str) -> String {
     format!(

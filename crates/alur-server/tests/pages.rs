@@ -1,0 +1,469 @@
+//! Sign-in, officers' pages and page forms, over real HTTP on loopback.
+
+use std::sync::Arc;
+
+use alur_core::MemoryStore;
+use alur_server::{AppState, FileAuthenticator, Settings, TokenAuthenticator, hash_password};
+use serde_json::{Value, json};
+
+struct Desk {
+    base: String,
+    http: reqwest::Client,
+}
+
+struct Reply {
+    status: u16,
+    location: String,
+    set_cookies: Vec<String>,
+    text: String,
+}
+
+impl Reply {
+    /// The value of the cookie `name` this reply sets.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies.iter().find_map(|c| {
+            c.split(';')
+                .next()
+                .and_then(|kv| kv.split_once('='))
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_owned())
+        })
+    }
+
+    /// The CSRF token of the first form on the page.
+    fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.text.find(marker).expect("a csrf input") + marker.len();
+        let end = self.text[start..].find('"').expect("end of value");
+        self.text[start..start + end].to_owned()
+    }
+}
+
+async fn start(settings: Settings, failed_per_minute: u32) -> Desk {
+    let (engine, _clock) = alur_testkit::engine(MemoryStore::new()).await;
+    let hash = |pw: &str| hash_password(pw).expect("hash");
+    let file = format!(
+        "[[account]]\nofficer = \"baloi-operator\"\npassword_hash = \"{}\"\n\n\
+[[account]]\nofficer = \"tamanbaloi-lurah\"\npassword_hash = \"{}\"\n",
+        hash("sandi-operator"),
+        hash("sandi-taman")
+    );
+    let accounts = FileAuthenticator::from_toml(&file)
+        .expect("accounts")
+        .with_failed_logins_per_minute(failed_per_minute);
+    let tokens = TokenAuthenticator::new().with_token("t-operator", "baloi-operator");
+    let state = AppState::new(Arc::new(engine), Arc::new(tokens), settings)
+        .with_accounts(Arc::new(accounts));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(alur_server::serve(
+        listener,
+        alur_server::router(state),
+        std::future::pending(),
+    ));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Desk {
+        base,
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        public_requests_per_minute: 0,
+        ..Settings::default()
+    }
+}
+
+impl Desk {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        cookies: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        form: Option<&[(&str, &str)]>,
+        json: Option<&Value>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        if !cookies.is_empty() {
+            let c: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            rb = rb.header("cookie", c.join("; "));
+        }
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        if let Some(f) = form {
+            let body: Vec<String> = f
+                .iter()
+                .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+                .collect();
+            rb = rb
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.join("&"));
+        }
+        if let Some(j) = json {
+            rb = rb
+                .header("content-type", "application/json")
+                .body(j.to_string());
+        }
+        let r = rb.send().await.expect("request");
+        let header = |name: &str| {
+            r.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let location = header("location");
+        let set_cookies = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        Reply {
+            status: r.status().as_u16(),
+            location,
+            set_cookies,
+            text: r.text().await.expect("body"),
+        }
+    }
+
+    async fn get(&self, path: &str, cookies: &[(&str, &str)]) -> Reply {
+        self.send("GET", path, cookies, &[], None, None).await
+    }
+
+    async fn post(&self, path: &str, cookies: &[(&str, &str)], form: &[(&str, &str)]) -> Reply {
+        self.send("POST", path, cookies, &[], Some(form), None)
+            .await
+    }
+
+    /// Sign in: the session cookie.
+    async fn sign_in(&self, officer: &str, password: &str) -> String {
+        let page = self.get("/masuk", &[]).await;
+        let anon = page.cookie("alur_csrf").expect("csrf cookie");
+        let r = self
+            .post(
+                "/masuk",
+                &[("alur_csrf", &anon)],
+                &[
+                    ("csrf", &page.csrf()),
+                    ("petugas", officer),
+                    ("sandi", password),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.text);
+        assert_eq!(r.location, "/petugas");
+        r.cookie("alur_sesi").expect("session cookie")
+    }
+
+    async fn submit(&self, nama: &str) -> Value {
+        let body = json!({
+            "service": "batam-domisili",
+            "unit": "21.71.10.1001",
+            "nik": "2171104512900001",
+            "fields": {"nama": nama, "alamat": "Jl. Uji No. 1", "keperluan": "Uji"},
+        });
+        let r = self
+            .send(
+                "POST",
+                "/api/v1/cases",
+                &[],
+                &[("idempotency-key", nama)],
+                None,
+                Some(&body),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        serde_json::from_str(&r.text).expect("json")
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sign_in_sessions_and_csrf() {
+    let d = start(settings(), 0).await;
+    // Not signed in: the pages send to the sign-in form.
+    let r = d.get("/petugas", &[]).await;
+    assert_eq!((r.status, r.location.as_str()), (303, "/masuk"));
+
+    let page = d.get("/masuk", &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("Kata sandi"));
+    let set = page
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("alur_csrf="))
+        .expect("csrf cookie");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"));
+    let anon = page.cookie("alur_csrf").expect("cookie");
+    let token = page.csrf();
+    assert_eq!(token, anon);
+
+    // No token, a wrong token, or a token without its cookie: 403.
+    let creds = [("petugas", "baloi-operator"), ("sandi", "sandi-operator")];
+    let r = d.post("/masuk", &[("alur_csrf", &anon)], &creds).await;
+    assert_eq!(r.status, 403);
+    assert!(r.text.contains("Formulir tidak sah"));
+    let wrong = "a".repeat(52);
+    let mut form = vec![("csrf", wrong.as_str())];
+    form.extend(creds);
+    assert_eq!(
+        d.post("/masuk", &[("alur_csrf", &anon)], &form)
+            .await
+            .status,
+        403
+    );
+    let mut form = vec![("csrf", token.as_str())];
+    form.extend(creds);
+    assert_eq!(d.post("/masuk", &[], &form).await.status, 403);
+
+    // A wrong password: 401 with the form again.
+    let r = d
+        .post(
+            "/masuk",
+            &[("alur_csrf", &anon)],
+            &[
+                ("csrf", &token),
+                ("petugas", "baloi-operator"),
+                ("sandi", "salah"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(r.text.contains("kata sandi salah"));
+    assert!(r.cookie("alur_sesi").is_none());
+
+    let r = d.post("/masuk", &[("alur_csrf", &anon)], &form).await;
+    assert_eq!((r.status, r.location.as_str()), (303, "/petugas"));
+    let set = r
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("alur_sesi="))
+        .expect("session cookie");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"));
+    assert!(!set.contains("Secure"), "plain http: {set}");
+    let sesi = r.cookie("alur_sesi").expect("session");
+    assert!(sesi.len() >= 52, "256 bits: {sesi}");
+
+    let inbox = d.get("/petugas", &[("alur_sesi", &sesi)]).await;
+    assert_eq!(inbox.status, 200);
+    assert!(inbox.text.contains("baloi-operator"));
+    let session_csrf = inbox.csrf();
+    assert_ne!(session_csrf, anon, "a session has its own token");
+
+    // Sign out needs the session's token; afterwards the cookie is worthless.
+    let r = d
+        .post("/keluar", &[("alur_sesi", &sesi)], &[("csrf", &anon)])
+        .await;
+    assert_eq!(r.status, 403);
+    let r = d
+        .post(
+            "/keluar",
+            &[("alur_sesi", &sesi)],
+            &[("csrf", &session_csrf)],
+        )
+        .await;
+    assert_eq!((r.status, r.location.as_str()), (303, "/masuk"));
+    assert!(r.set_cookies.iter().any(|c| c.contains("Max-Age=0")));
+    assert_eq!(d.get("/petugas", &[("alur_sesi", &sesi)]).await.status, 303);
+
+    // Over https the cookies are Secure.
+    let secure = start(
+        Settings {
+            public_url: "https://layanan.example.id".into(),
+            ..settings()
+        },
+        0,
+    )
+    .await;
+    let page = secure.get("/masuk", &[]).await;
+    assert!(page.set_cookies.iter().all(|c| c.contains("; Secure")));
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_rate_limited() {
+    let d = start(settings(), 2).await;
+    let page = d.get("/masuk", &[]).await;
+    let anon = page.cookie("alur_csrf").expect("cookie");
+    let form = [
+        ("csrf", page.csrf()),
+        ("petugas", "baloi-operator".into()),
+        ("sandi", "salah".into()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for _ in 0..2 {
+        let r = d.post("/masuk", &[("alur_csrf", &anon)], &form).await;
+        assert_eq!(r.status, 401);
+    }
+    let r = d.post("/masuk", &[("alur_csrf", &anon)], &form).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(r.text.contains("Terlalu banyak percobaan"));
+}
+
+#[tokio::test]
+async fn officers_act_on_pages_and_only_on_their_cases() {
+    let d = start(settings(), 0).await;
+    let submitted = d.submit("<b>Dedi</b> & \"Sri\"").await;
+    let id = submitted["case"]["id"].as_str().expect("id").to_owned();
+    let sesi = d.sign_in("baloi-operator", "sandi-operator").await;
+    let me = [("alur_sesi", sesi.as_str())];
+
+    let inbox = d.get("/petugas", &me).await;
+    assert!(inbox.text.contains(&format!("/petugas/perkara/{id}")));
+    assert!(inbox.text.contains("Tepat waktu"));
+    assert!(inbox.text.contains("Keterangan"), "a legend in words");
+
+    let path = format!("/petugas/perkara/{id}");
+    let page = d.get(&path, &me).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(!page.text.contains("<b>Dedi"), "{}", page.text);
+    assert!(
+        page.text
+            .contains("&lt;b&gt;Dedi&lt;/b&gt; &amp; &quot;Sri&quot;")
+    );
+    assert!(page.text.contains("name=\"action\" value=\"lengkap\""));
+    assert!(page.text.contains("name=\"seen_version\""));
+    assert!(page.text.contains("Persyaratan"));
+    assert!(page.text.contains("Riwayat"));
+    let csrf = page.csrf();
+    let version = submitted["case"]["version"].to_string();
+    let act = |token: &str| {
+        vec![
+            ("csrf".to_owned(), token.to_owned()),
+            ("action".to_owned(), "lengkap".to_owned()),
+            ("seen_version".to_owned(), version.clone()),
+            ("checked".to_owned(), "pengantar-rt-rw".to_owned()),
+            ("checked".to_owned(), "ktp".to_owned()),
+            ("checked".to_owned(), "kk".to_owned()),
+        ]
+    };
+    let post = |form: Vec<(String, String)>, cookies: Vec<(String, String)>| {
+        let d = &d;
+        let path = format!("{path}/aksi");
+        async move {
+            let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let c: Vec<(&str, &str)> = cookies
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            d.post(&path, &c, &f).await
+        }
+    };
+    let mine = vec![("alur_sesi".to_owned(), sesi.clone())];
+
+    // Without the session's token: 403, nothing done.
+    let r = post(act("x"), mine.clone()).await;
+    assert_eq!(r.status, 403);
+
+    // Another kelurahan's lurah: 404 on the page and on the action.
+    let taman = d.sign_in("tamanbaloi-lurah", "sandi-taman").await;
+    let theirs = vec![("alur_sesi".to_owned(), taman.clone())];
+    let r = d.get(&path, &[("alur_sesi", &taman)]).await;
+    assert_eq!(r.status, 404);
+    let taman_csrf = d.get("/petugas", &[("alur_sesi", &taman)]).await.csrf();
+    let r = post(act(&taman_csrf), theirs).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    // The operator acts: back to the case with a message.
+    let r = post(act(&csrf), mine.clone()).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.location, format!("{path}?pesan=ok"));
+    let page = d.get(&r.location, &me).await;
+    assert!(page.text.contains("Tindakan berhasil disimpan"));
+    assert!(page.text.contains("sudah diperiksa"));
+
+    // The same form again is stale.
+    let r = post(act(&csrf), mine).await;
+    assert_eq!(r.location, format!("{path}?galat=conflict"));
+    let page = d.get(&r.location, &me).await;
+    assert!(page.text.contains("Berkas telah berubah"));
+    // Only fixed texts: an unknown kind shows the generic one.
+    let page = d.get(&format!("{path}?galat=%3Cscript%3E"), &me).await;
+    assert!(page.text.contains("Tindakan gagal.") && !page.text.contains("<script>"));
+
+    // The API still takes tokens alongside sessions.
+    let r = d
+        .send(
+            "GET",
+            "/api/v1/inbox",
+            &[],
+            &[("authorization", "Bearer t-operator")],
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn citizens_submit_through_the_form() {
+    let d = start(settings(), 0).await;
+    let service = d.get("/layanan/batam-domisili", &[]).await;
+    assert!(service.text.contains("/layanan/batam-domisili/ajukan"));
+    let page = d.get("/layanan/batam-domisili/ajukan", &[]).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Persyaratan yang perlu dibawa"));
+    assert!(page.text.contains("name=\"nik\""));
+    assert!(page.text.contains("value=\"21.71.10.1001\""));
+    assert!(page.text.contains("name=\"field[nama]\""));
+    let anon = page.cookie("alur_csrf").expect("cookie");
+    let csrf = page.csrf();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("unit", "21.71.10.1001"),
+        ("nik", "2171104512900001"),
+        ("field[nama]", "<i>Rina</i>"),
+        ("field[alamat]", "Jl. Uji No. 2"),
+        ("field[keperluan]", "Uji"),
+    ];
+    // Without the cookie the token is refused.
+    let r = d.post("/layanan/batam-domisili/ajukan", &[], &form).await;
+    assert_eq!(r.status, 403);
+    let r = d
+        .post(
+            "/layanan/batam-domisili/ajukan",
+            &[("alur_csrf", &anon)],
+            &form,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(r.location.starts_with("/lacak/"), "{}", r.location);
+    let track = d.get(&r.location, &[]).await;
+    assert_eq!(track.status, 200);
+    assert!(track.text.contains("&lt;i&gt;Rina&lt;/i&gt;"));
+
+    // A bad NIK is refused with a page.
+    let mut bad = form.to_vec();
+    bad[2] = ("nik", "123");
+    let r = d
+        .post(
+            "/layanan/batam-domisili/ajukan",
+            &[("alur_csrf", &anon)],
+            &bad,
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("NIK tidak valid"));
+    assert_eq!(d.get("/layanan/nope/ajukan", &[]).await.status, 404);
+}
