@@ -145,6 +145,9 @@ pub async fn run(a: ServeArgs) -> Result<String, String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let settings = alur_server::Settings {
         public_url: format!("http://{addr}"),
+        // Letter templates and the emblem from <config>/letters; PDF when Chromium is there.
+        letter_config_dir: Some(a.config.clone()),
+        letter_pdf: alur_letter::ChromiumRenderer::from_env().is_available(),
         ..Default::default()
     };
     let mut state = alur_server::AppState::new(engine, auth, settings);

@@ -11,6 +11,8 @@
 //! | `GET /openapi.json` | OpenAPI 3.1 document of the JSON API ([`openapi::OPERATIONS`]) |
 //! | `/api/v1/…` | the JSON API (services, cases, tracking, inbox, actions, timeline, letter verification) |
 //! | `GET /`, `/layanan/{id}`, `/layanan/{id}/ajukan`, `/lacak/{code}`, `/verifikasi/{token}` | pages for citizens, in Indonesian |
+//! | `POST /lacak/{code}/aksi` | the applicant's action on a returned file (e.g. `kirim-ulang`) |
+//! | `GET /surat/{token}` | an issued letter's document, for printing |
 //! | `/masuk`, `/keluar`, `/petugas`, `/petugas/perkara/{id}` | officers' sign-in and pages (with [`FileAuthenticator`]) |
 //! | `/open311/v2/…` | Open311 GeoReport v2: `services.json`, `services/{code}.json`, `requests.json` |
 //!
@@ -46,6 +48,7 @@ mod api;
 mod apply;
 pub mod auth;
 mod forms;
+mod letters;
 pub mod metrics;
 mod officer;
 mod open311;
@@ -77,6 +80,12 @@ pub struct Settings {
     pub public_requests_per_minute: u32,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// A configuration directory whose `letters/` holds template overrides and the emblem
+    /// (`Templates::load`, `logo_data_uri`); `None`: the built-in templates, no emblem.
+    pub letter_config_dir: Option<std::path::PathBuf>,
+    /// Print issued letters to PDF with headless Chromium (`ALUR_CHROMIUM` or
+    /// `/usr/bin/chromium`); `false` issues the HTML page itself.
+    pub letter_pdf: bool,
 }
 
 impl Default for Settings {
@@ -86,6 +95,8 @@ impl Default for Settings {
             require_idempotency_key: true,
             public_requests_per_minute: 120,
             max_body_bytes: 64 * 1024,
+            letter_config_dir: None,
+            letter_pdf: false,
         }
     }
 }
@@ -101,6 +112,7 @@ pub struct AppState<S: Store> {
     metrics: Arc<Metrics>,
     limiter: Arc<RateLimiter>,
     accounts: Option<Arc<FileAuthenticator>>,
+    letters: Arc<letters::LetterKit>,
 }
 
 impl<S: Store> Clone for AppState<S> {
@@ -112,6 +124,7 @@ impl<S: Store> Clone for AppState<S> {
             metrics: self.metrics.clone(),
             limiter: self.limiter.clone(),
             accounts: self.accounts.clone(),
+            letters: self.letters.clone(),
         }
     }
 }
@@ -120,6 +133,7 @@ impl<S: Store> AppState<S> {
     /// State over an engine with an authenticator and settings.
     pub fn new(engine: Arc<Engine<S>>, auth: Arc<dyn Authenticator>, settings: Settings) -> Self {
         let limiter = Arc::new(RateLimiter::new(settings.public_requests_per_minute));
+        let letters = Arc::new(letters::LetterKit::new(&settings));
         Self {
             engine,
             auth,
@@ -127,6 +141,7 @@ impl<S: Store> AppState<S> {
             metrics: Arc::new(Metrics::default()),
             limiter,
             accounts: None,
+            letters,
         }
     }
 
@@ -160,6 +175,8 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             get(api::verify_letter::<S>),
         )
         .route("/lacak/{code}", get(pages::track::<S>))
+        .route("/lacak/{code}/aksi", post(pages::applicant_act::<S>))
+        .route("/surat/{token}", get(letters::document::<S>))
         .route("/layanan/{id}/ajukan", post(apply::submit::<S>))
         .route("/open311/v2/requests.json", post(open311::create::<S>))
         .route("/verifikasi/{token}", get(pages::verify::<S>))
@@ -192,6 +209,10 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/petugas", get(officer::inbox::<S>))
         .route("/petugas/perkara/{id}", get(officer::case_page::<S>))
         .route("/petugas/perkara/{id}/aksi", post(officer::act::<S>))
+        .route(
+            "/petugas/perkara/{id}/terbitkan",
+            post(officer::issue_letter::<S>),
+        )
         .merge(public)
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)

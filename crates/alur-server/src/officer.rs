@@ -16,6 +16,7 @@ use alur_core::{Actor, Case, Command, Payload, Store};
 
 use crate::accounts::SESSION_COOKIE;
 use crate::forms::{self, ClientIp, Csrf, csrf_for, csrf_ok};
+use crate::letters::{self, Issue};
 use crate::pages::{error_page, layout, local};
 use crate::problem::Problem;
 use crate::{AppState, api};
@@ -249,6 +250,11 @@ pub(crate) struct Flash {
 fn flash_text(kind: &str) -> &'static str {
     match kind {
         "ok" => "Tindakan berhasil disimpan.",
+        "terbit" => "Tindakan berhasil disimpan dan surat telah diterbitkan.",
+        "surat-gagal" => {
+            "Tindakan berhasil disimpan, tetapi surat belum dapat diterbitkan. \
+Surat tetap bernomor; coba terbitkan lagi atau hubungi admin."
+        }
         "forbidden" => "Anda tidak berwenang melakukan tindakan ini.",
         "separation-of-duties" => "Pemisahan tugas: tindakan ini harus dilakukan petugas lain.",
         "invalid-transition" => "Tindakan tidak dapat dilakukan pada tahap ini.",
@@ -289,11 +295,17 @@ pub(crate) async fn case_page<S: Store>(
     let csrf = csrf_for(&state, &headers);
     let mut b = String::from(SLA_CSS);
     if let Ok(Query(f)) = flash {
-        if f.pesan.as_deref() == Some("ok") {
+        if let Some(k @ ("ok" | "terbit")) = f.pesan.as_deref() {
             let _ = write!(
                 b,
                 "<p class=\"card ok\" role=\"status\">{}</p>",
-                e(flash_text("ok"))
+                e(flash_text(k))
+            );
+        } else if f.pesan.as_deref() == Some("surat-gagal") {
+            let _ = write!(
+                b,
+                "<p class=\"card bad\" role=\"alert\">{}</p>",
+                e(flash_text("surat-gagal"))
             );
         } else if let Some(k) = f.galat {
             let _ = write!(
@@ -359,6 +371,30 @@ pub(crate) async fn case_page<S: Store>(
         .allowed_actions(&def, &case, &officer, now)
         .into_iter()
         .collect();
+    match state.engine.letter_for_case(&case.id).await {
+        Ok(Some(l)) if l.status == alur_core::letter::LetterStatus::Numbered => {
+            let _ = write!(
+                b,
+                "<h2>Surat</h2><p>Nomor surat {}: belum diterbitkan.</p>\
+<form class=\"card\" method=\"post\" action=\"/petugas/perkara/{}/terbitkan\">{}\
+<button type=\"submit\">Terbitkan surat</button></form>",
+                e(&l.number),
+                forms::url_encode(&case.id),
+                csrf.input(),
+            );
+        }
+        Ok(Some(l)) if l.document_sha256.is_some() => {
+            let _ = write!(
+                b,
+                "<h2>Surat</h2><p>Nomor surat {}: <a href=\"/surat/{}\">lihat dan cetak surat</a> · \
+<a href=\"/verifikasi/{}\">verifikasi</a></p>",
+                e(&l.number),
+                forms::url_encode(&l.token),
+                forms::url_encode(&l.token),
+            );
+        }
+        _ => {}
+    }
     b.push_str("<h2>Tindakan</h2>");
     let actions: Vec<_> = api::step_of(&def, &case)
         .map(|s| {
@@ -469,7 +505,7 @@ pub(crate) async fn act<S: Store>(
         return error_page(&Problem::bad_request("seen_version is missing"));
     };
     let command = Command::Act {
-        actor: Actor::Officer(officer),
+        actor: Actor::Officer(officer.clone()),
         action: f.get("action").unwrap_or_default().to_owned(),
         seen_version,
         checked: f.all("checked").map(str::to_owned).collect(),
@@ -491,7 +527,12 @@ pub(crate) async fn act<S: Store>(
     match state.engine.execute(&case.id, command, None).await {
         Ok(_) => {
             state.metrics.transition("act");
-            Redirect::to(&format!("{back}?pesan=ok")).into_response()
+            let kind = match letters::issue_for_case(&state, &case.id, &officer).await {
+                Issue::Nothing => "ok",
+                Issue::Issued => "terbit",
+                Issue::Failed => "surat-gagal",
+            };
+            Redirect::to(&format!("{back}?pesan={kind}")).into_response()
         }
         Err(err) => {
             let p = Problem::from(err);
@@ -501,4 +542,31 @@ pub(crate) async fn act<S: Store>(
             Redirect::to(&format!("{back}?galat={}", p.kind)).into_response()
         }
     }
+}
+
+/// `POST /petugas/perkara/{id}/terbitkan`: issue a numbered letter again after a failure.
+pub(crate) async fn issue_letter<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(officer) = state.auth.officer(&headers).await else {
+        return sign_in_first(&state);
+    };
+    let f = forms::parse(&body).unwrap_or(forms::Fields(Vec::new()));
+    if !csrf_ok(&state, &headers, f.get("csrf").unwrap_or_default()) {
+        return forbidden_page();
+    }
+    let case = match api::visible_case(&state, &officer, &id).await {
+        Ok(c) => c,
+        Err(p) => return error_page(&p),
+    };
+    let back = format!("/petugas/perkara/{}", forms::url_encode(&case.id));
+    let kind = match letters::issue_for_case(&state, &case.id, &officer).await {
+        Issue::Issued => "pesan=terbit",
+        Issue::Nothing => "galat=invalid-transition",
+        Issue::Failed => "pesan=surat-gagal",
+    };
+    Redirect::to(&format!("{back}?{kind}")).into_response()
 }

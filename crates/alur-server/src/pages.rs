@@ -3,17 +3,20 @@
 
 use std::fmt::Write;
 
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use alur_core::Store;
+use alur_core::model::StepKind;
 use alur_core::publish::{escape as e, rupiah};
+use alur_core::{Actor, Command, Payload, Store};
 
+use crate::forms::{self, csrf_for, csrf_ok};
 use crate::problem::Problem;
-use crate::{AppState, api};
+use crate::{AppState, api, letters};
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:46rem;padding:1rem;line-height:1.5;color:#1a1a1a}\
 header{border-bottom:3px solid #0b5394;margin-bottom:1rem}header a{color:#0b5394;text-decoration:none;font-weight:bold}\
@@ -204,10 +207,32 @@ pub(crate) async fn track_form(query: Result<Query<TrackForm>, QueryRejection>) 
     }
 }
 
+#[derive(Debug, Deserialize)]
+pub(crate) struct TrackFlash {
+    pesan: Option<String>,
+    galat: Option<String>,
+}
+
+/// The texts a redirect to the tracking page may show: fixed, so a link cannot put words on it.
+fn track_flash(f: &TrackFlash) -> Option<(&'static str, &'static str)> {
+    if f.pesan.as_deref() == Some("ok") {
+        return Some(("ok", "Berkas Anda telah dikirim kembali kepada petugas."));
+    }
+    let text = match f.galat.as_deref()? {
+        "invalid-input" => "Isian belum lengkap atau tidak valid; periksa lalu kirim lagi.",
+        "conflict" => "Berkas telah berubah sejak halaman dibuka; periksa lalu coba lagi.",
+        "invalid-transition" | "not-found" => "Tindakan tidak dapat dilakukan pada tahap ini.",
+        _ => "Tindakan gagal.",
+    };
+    Some(("bad", text))
+}
+
 /// `GET /lacak/{code}`: a case's progress for the applicant.
 pub(crate) async fn track<S: Store>(
     State(state): State<AppState<S>>,
+    headers: HeaderMap,
     Path(code): Path<String>,
+    flash: Result<Query<TrackFlash>, QueryRejection>,
 ) -> Response {
     let p = match api::progress(&state, &code).await {
         Ok(p) => p,
@@ -229,7 +254,19 @@ pub(crate) async fn track<S: Store>(
         (true, None, Some(d)) => when(d),
         (true, None, None) => "belum dihitung".to_owned(),
     };
-    let mut b = format!(
+    let mut b = String::new();
+    if let Ok(Query(f)) = &flash
+        && let Some((class, text)) = track_flash(f)
+    {
+        let role = if class == "ok" { "status" } else { "alert" };
+        let _ = write!(
+            b,
+            "<p class=\"card {class}\" role=\"{role}\">{}</p>",
+            e(text)
+        );
+    }
+    let _ = write!(
+        b,
         "<table><tr><th>Layanan</th><td>{}</td></tr><tr><th>Status</th><td>{}</td></tr>\
 <tr><th>Diajukan</th><td>{}</td></tr><tr><th>Perkiraan selesai</th><td>{}</td></tr></table>",
         e(&p.def.name),
@@ -237,6 +274,56 @@ pub(crate) async fn track<S: Store>(
         e(&when(c.submitted_at)),
         e(&expected),
     );
+    if let Some(l) = letters::issued_letter(&state, &c.id).await {
+        let _ = write!(
+            b,
+            "<p class=\"card ok\">Surat Anda telah terbit (nomor {}): \
+<a href=\"/surat/{}\">lihat dan cetak surat</a></p>",
+            e(&l.number),
+            forms::url_encode(&l.token),
+        );
+    }
+    let mut csrf = None;
+    if let Some(step) = api::step_of(&p.def, c).filter(|s| s.kind == StepKind::Applicant)
+        && c.status.is_open()
+    {
+        let token = csrf_for(&state, &headers);
+        let _ = write!(
+            b,
+            "<h2>{}</h2><p class=\"card bad\">Berkas Anda dikembalikan oleh petugas. \
+Lengkapi berkas sesuai alasan pada riwayat di bawah, lalu kirim kembali.</p>",
+            e(&step.name)
+        );
+        for a in &step.actions {
+            let _ = write!(
+                b,
+                "<form class=\"card\" method=\"post\" action=\"/lacak/{}/aksi\">{}\
+<input type=\"hidden\" name=\"action\" value=\"{}\"><input type=\"hidden\" name=\"seen_version\" value=\"{}\">",
+                forms::url_encode(&code),
+                token.input(),
+                e(&a.id),
+                c.version,
+            );
+            for f in &p.def.fields {
+                let required = a.requires_fields.contains(&f.id);
+                let _ = write!(
+                    b,
+                    "<p><label>{}<br><input name=\"field[{}]\" value=\"{}\" size=\"40\"{}></label></p>",
+                    e(&f.label),
+                    e(&f.id),
+                    e(p.fields.get(&f.id).map_or("", String::as_str)),
+                    if required { " required" } else { "" },
+                );
+            }
+            if a.reason_required {
+                b.push_str(
+                    "<p><label>Keterangan (wajib)<br><textarea name=\"reason\" required rows=\"3\" cols=\"40\"></textarea></label></p>",
+                );
+            }
+            let _ = write!(b, "<button type=\"submit\">{}</button></form>", e(&a.name));
+        }
+        csrf = Some(token);
+    }
     if !p.fields.is_empty() {
         b.push_str("<h2>Data permohonan</h2><table>");
         for f in &p.def.fields {
@@ -262,7 +349,74 @@ pub(crate) async fn track<S: Store>(
     b.push_str(
         "</ol><p class=\"muted\">Simpan kode pelacakan Anda; jangan bagikan kepada orang lain.</p>",
     );
-    layout(StatusCode::OK, "Status permohonan", &b)
+    let mut r = layout(StatusCode::OK, "Status permohonan", &b);
+    if let Some(t) = csrf {
+        t.apply(&mut r);
+    }
+    r
+}
+
+/// `POST /lacak/{code}/aksi`: the applicant acts on a case waiting for them (e.g. sends a
+/// completed file back), then back to the tracking page (303).
+pub(crate) async fn applicant_act<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(f) = forms::parse(&body) else {
+        return error_page(&Problem::bad_request("the form could not be read"));
+    };
+    if !csrf_ok(&state, &headers, f.get("csrf").unwrap_or_default()) {
+        return error_page(&Problem::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "Formulir tidak sah",
+            "the form's security token is missing or expired; reload the page and try again",
+        ));
+    }
+    let p = match api::progress(&state, &code).await {
+        Ok(p) => p,
+        Err(problem) => return error_page(&problem),
+    };
+    let Some(seen_version) = f.get("seen_version").and_then(|v| v.parse().ok()) else {
+        return error_page(&Problem::bad_request("seen_version is missing"));
+    };
+    let back = format!("/lacak/{}", forms::url_encode(code.trim()));
+    // Only the service's own form fields: the applicant cannot set officers' values.
+    let fields = f
+        .indexed("field")
+        .filter(|(k, v)| !v.trim().is_empty() && p.def.fields.iter().any(|x| x.id == *k))
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .collect();
+    let command = Command::Act {
+        actor: Actor::Applicant(p.case.applicant.clone()),
+        action: f.get("action").unwrap_or_default().to_owned(),
+        seen_version,
+        checked: Default::default(),
+        payload: Payload {
+            fields,
+            reason: f
+                .get("reason")
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+            text: None,
+        },
+    };
+    match state.engine.execute(&p.case.id, command, None).await {
+        Ok(_) => {
+            state.metrics.transition("act");
+            Redirect::to(&format!("{back}?pesan=ok")).into_response()
+        }
+        Err(err) => {
+            let problem = Problem::from(err);
+            if problem.status.is_server_error() {
+                return error_page(&problem);
+            }
+            Redirect::to(&format!("{back}?galat={}", problem.kind)).into_response()
+        }
+    }
 }
 
 /// `GET /verifikasi/{token}`: where a letter's QR code points.

@@ -44,9 +44,13 @@ async fn start(settings: Settings, failed_per_minute: u32) -> Desk {
     let hash = |pw: &str| hash_password(pw).expect("hash");
     let file = format!(
         "[[account]]\nofficer = \"baloi-operator\"\npassword_hash = \"{}\"\n\n\
-[[account]]\nofficer = \"tamanbaloi-lurah\"\npassword_hash = \"{}\"\n",
+[[account]]\nofficer = \"tamanbaloi-lurah\"\npassword_hash = \"{}\"\n\n\
+[[account]]\nofficer = \"baloi-kasi\"\npassword_hash = \"{}\"\n\n\
+[[account]]\nofficer = \"baloi-sekel\"\npassword_hash = \"{}\"\n",
         hash("sandi-operator"),
-        hash("sandi-taman")
+        hash("sandi-taman"),
+        hash("sandi-kasi"),
+        hash("sandi-sekel")
     );
     let accounts = FileAuthenticator::from_toml(&file)
         .expect("accounts")
@@ -466,4 +470,243 @@ async fn citizens_submit_through_the_form() {
     assert_eq!(r.status, 422);
     assert!(r.text.contains("NIK tidak valid"));
     assert_eq!(d.get("/layanan/nope/ajukan", &[]).await.status, 404);
+}
+
+/// Post the form of `action` on the page at `path` (the page's own CSRF token and version).
+async fn act_on_page(
+    d: &Desk,
+    page_path: &str,
+    post_path: &str,
+    cookies: &[(&str, &str)],
+    action: &str,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let page = d.get(page_path, cookies).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text
+            .contains(&format!("name=\"action\" value=\"{action}\"")),
+        "{action} offered: {}",
+        page.text
+    );
+    let marker = "name=\"seen_version\" value=\"";
+    let start = page.text.find(marker).expect("version") + marker.len();
+    let end = page.text[start..].find('"').expect("end");
+    let version = page.text[start..start + end].to_owned();
+    let csrf = page.csrf();
+    let mut form = vec![
+        ("csrf", csrf.as_str()),
+        ("action", action),
+        ("seen_version", version.as_str()),
+    ];
+    form.extend_from_slice(extra);
+    d.post(post_path, cookies, &form).await
+}
+
+#[tokio::test]
+async fn applicants_complete_returned_files_and_letters_are_issued() {
+    let d = start(settings(), 0).await;
+    let submitted = d.submit("Ani Lestari").await;
+    let id = submitted["case"]["id"].as_str().expect("id").to_owned();
+    let code = submitted["tracking_code"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    let track = format!("/lacak/{code}");
+    let case_path = format!("/petugas/perkara/{id}");
+    let act_path = format!("{case_path}/aksi");
+
+    // No form while the file is with the officers.
+    let page = d.get(&track, &[]).await;
+    assert!(!page.text.contains("/aksi"), "{}", page.text);
+
+    let op = d.sign_in("baloi-operator", "sandi-operator").await;
+    let op = [("alur_sesi", op.as_str())];
+    let r = act_on_page(
+        &d,
+        &case_path,
+        &act_path,
+        &op,
+        "belum-lengkap",
+        &[("reason", "Pengantar RT/RW belum ada")],
+    )
+    .await;
+    assert_eq!(r.location, format!("{case_path}?pesan=ok"));
+
+    // The applicant sees why and sends the file back, with a corrected field.
+    let page = d.get(&track, &[]).await;
+    assert!(page.text.contains("Pengantar RT/RW belum ada"));
+    assert!(page.text.contains("value=\"kirim-ulang\""), "{}", page.text);
+    assert!(page.text.contains("value=\"Ani Lestari\""));
+    let anon = page.cookie("alur_csrf").expect("csrf cookie");
+    // Without the cookie: refused.
+    let r = act_on_page(
+        &d,
+        &track,
+        &format!("{track}/aksi"),
+        &[],
+        "kirim-ulang",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    // A forged code: 404, nothing done.
+    let forged = format!("{}x", &track);
+    let r = d
+        .post(
+            &format!("{forged}/aksi"),
+            &[("alur_csrf", &anon)],
+            &[
+                ("csrf", &anon),
+                ("action", "kirim-ulang"),
+                ("seen_version", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let cookies = [("alur_csrf", anon.as_str())];
+    let r = act_on_page(
+        &d,
+        &track,
+        &format!("{track}/aksi"),
+        &cookies,
+        "kirim-ulang",
+        &[("field[alamat]", "Jl. Baru No. 3"), ("field[bukan]", "x")],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.location, format!("{track}?pesan=ok"));
+    let page = d.get(&r.location, &[]).await;
+    assert!(page.text.contains("dikirim kembali"));
+    assert!(page.text.contains("Jl. Baru No. 3"));
+    assert!(!page.text.contains("value=\"kirim-ulang\""));
+
+    // Accepted, initialled, signed by the Plh. lurah: the letter is issued at once.
+    let checked = [
+        ("checked", "pengantar-rt-rw"),
+        ("checked", "ktp"),
+        ("checked", "kk"),
+    ];
+    let r = act_on_page(&d, &case_path, &act_path, &op, "lengkap", &checked).await;
+    assert_eq!(r.location, format!("{case_path}?pesan=ok"), "{}", r.text);
+    let kasi = d.sign_in("baloi-kasi", "sandi-kasi").await;
+    let kasi = [("alur_sesi", kasi.as_str())];
+    let r = act_on_page(&d, &case_path, &act_path, &kasi, "paraf", &[]).await;
+    assert_eq!(r.location, format!("{case_path}?pesan=ok"));
+    let sekel = d.sign_in("baloi-sekel", "sandi-sekel").await;
+    let sekel = [("alur_sesi", sekel.as_str())];
+    let r = act_on_page(&d, &case_path, &act_path, &sekel, "tandatangani", &[]).await;
+    assert_eq!(r.location, format!("{case_path}?pesan=terbit"));
+    let page = d.get(&r.location, &sekel).await;
+    assert!(
+        page.text.contains("surat telah diterbitkan"),
+        "{}",
+        page.text
+    );
+    let marker = "href=\"/surat/";
+    let start = page.text.find(marker).expect("letter link") + marker.len();
+    let end = page.text[start..].find('"').expect("end");
+    let token = page.text[start..start + end].to_owned();
+
+    // The tracking page links the letter; the letter is the stored document; it verifies.
+    let page = d.get(&track, &[]).await;
+    assert!(page.text.contains(&format!("/surat/{token}")));
+    let letter = d.get(&format!("/surat/{token}"), &[]).await;
+    assert_eq!(letter.status, 200);
+    assert!(letter.text.contains("Ani Lestari"));
+    assert!(letter.text.contains("Plh."), "signed on the lurah's behalf");
+    assert!(letter.text.contains(&token));
+    let r = d
+        .send("GET", &format!("/surat/{token}"), &[], &[], None, None)
+        .await;
+    assert_eq!(r.status, 200);
+    let verified = d.get(&format!("/verifikasi/{token}"), &[]).await;
+    assert_eq!(verified.status, 200);
+    assert!(verified.text.contains("SAH"), "{}", verified.text);
+    assert!(verified.text.contains("Plh."), "{}", verified.text);
+    assert_eq!(d.get("/surat/tidak-ada", &[]).await.status, 404);
+    // Nothing left to issue.
+    let csrf = d.get(&case_path, &sekel).await.csrf();
+    let r = d
+        .post(
+            &format!("{case_path}/terbitkan"),
+            &sekel,
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.location, format!("{case_path}?galat=invalid-transition"));
+}
+
+#[tokio::test]
+async fn a_failed_issue_leaves_the_letter_numbered() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("letters")).expect("letters dir");
+    std::fs::write(dir.path().join("letters/layout.hbs"), "{{#if").expect("template");
+    let d = start(
+        Settings {
+            letter_config_dir: Some(dir.path().to_owned()),
+            ..settings()
+        },
+        0,
+    )
+    .await;
+    let submitted = d.submit("Budi").await;
+    let id = submitted["case"]["id"].as_str().expect("id").to_owned();
+    let case_path = format!("/petugas/perkara/{id}");
+    let act_path = format!("{case_path}/aksi");
+    let op = d.sign_in("baloi-operator", "sandi-operator").await;
+    let checked = [
+        ("checked", "pengantar-rt-rw"),
+        ("checked", "ktp"),
+        ("checked", "kk"),
+    ];
+    let r = act_on_page(
+        &d,
+        &case_path,
+        &act_path,
+        &[("alur_sesi", &op)],
+        "lengkap",
+        &checked,
+    )
+    .await;
+    assert_eq!(r.location, format!("{case_path}?pesan=ok"));
+    let kasi = d.sign_in("baloi-kasi", "sandi-kasi").await;
+    let kasi = [("alur_sesi", kasi.as_str())];
+    act_on_page(&d, &case_path, &act_path, &kasi, "paraf", &[]).await;
+    let sekel = d.sign_in("baloi-sekel", "sandi-sekel").await;
+    let sekel = [("alur_sesi", sekel.as_str())];
+    let r = act_on_page(&d, &case_path, &act_path, &sekel, "tandatangani", &[]).await;
+    assert_eq!(r.status, 303, "never a 500: {}", r.text);
+    assert_eq!(r.location, format!("{case_path}?pesan=surat-gagal"));
+    let page = d.get(&r.location, &sekel).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains("surat belum dapat diterbitkan"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("belum diterbitkan"));
+    assert!(page.text.contains("/terbitkan"), "issue again");
+    assert!(!page.text.contains("href=\"/surat/"));
+    let case = d
+        .send(
+            "GET",
+            &format!("/api/v1/cases/{id}"),
+            &[],
+            &[("authorization", "Bearer t-operator")],
+            None,
+            None,
+        )
+        .await;
+    let case: Value = serde_json::from_str(&case.text).expect("json");
+    assert_eq!(case["state"], "closed", "{case}");
+    // Issuing again still fails without a 500, and the letter stays numbered.
+    let r = d
+        .post(
+            &format!("{case_path}/terbitkan"),
+            &sekel,
+            &[("csrf", page.csrf().as_str())],
+        )
+        .await;
+    assert_eq!(r.location, format!("{case_path}?pesan=surat-gagal"));
 }
