@@ -445,7 +445,7 @@ async fn a_domicile_letter_from_submission_to_verification() {
     b.screenshot("lacak-terbit").await;
     b.click("a[href^='/surat/']").await;
     let letter = b
-        .wait_for("Dokumen ini ditandatangani secara elektronik")
+        .wait_for("Dokumen ini diterbitkan melalui sistem layanan")
         .await;
     assert!(letter.contains("Siti Aminah"));
     assert!(letter.contains("Perum Baloi Indah Blok A No. 7"));
