@@ -1,16 +1,20 @@
-//! The citizen's submission form: `/layanan/{id}/ajukan` (document uploads are not part of this
-//! form yet: the applicant brings the documents of the checklist to the office).
+//! The citizen's submission form: `/layanan/{id}/ajukan`, `multipart/form-data` with one file
+//! input per requirement (`dokumen[<requirement id>]`).
+//!
+//! Every part is read and checked (size, type by content, known requirement, count) before
+//! anything is stored: a refused submission leaves no case and no document behind.
 
 use std::fmt::Write;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use alur_core::publish::escape as e;
 use alur_core::{Nik, Payload, Store, Submission};
 
+use crate::blobs::{self, Attachment};
 use crate::forms::{self, csrf_for, csrf_ok};
 use crate::pages::{error_page, layout};
 use crate::problem::Problem;
@@ -57,8 +61,9 @@ pub(crate) async fn form<S: Store>(
     }
     let _ = write!(
         b,
-        "</ol><p class=\"muted\">Unggah dokumen belum tersedia: bawa dokumen persyaratan asli saat diminta petugas.</p>\
-<form class=\"card\" method=\"post\" action=\"/layanan/{}/ajukan\">{}\
+        "</ol><p class=\"muted\">Dokumen dapat diunggah di bawah ini (tidak wajib); \
+bawa dokumen asli saat diminta petugas.</p>\
+<form class=\"card\" method=\"post\" action=\"/layanan/{}/ajukan\" enctype=\"multipart/form-data\">{}\
 <p><label for=\"unit\">Kantor tujuan</label><br><select id=\"unit\" name=\"unit\" required>",
         forms::url_encode(&d.id),
         csrf.input()
@@ -90,22 +95,272 @@ pub(crate) async fn form<S: Store>(
             e(&f.id)
         );
     }
+    b.push_str(&upload_inputs(&state, d.requirements.iter()));
     b.push_str("<p><button type=\"submit\">Ajukan permohonan</button></p></form>");
     let mut r = layout(StatusCode::OK, &format!("Ajukan: {}", d.name), &b);
     csrf.apply(&mut r);
     r
 }
 
-/// `POST /layanan/{id}/ajukan`: submit, then to the tracking page (303).
+/// The file inputs of a form, one per requirement, with the limits stated.
+pub(crate) fn upload_inputs<'a, S: Store>(
+    state: &AppState<S>,
+    requirements: impl Iterator<Item = &'a alur_core::model::Requirement>,
+) -> String {
+    let settings = &state.settings;
+    let accept = settings.upload_types.join(",");
+    let mut inputs = String::new();
+    for r in requirements {
+        let _ = write!(
+            inputs,
+            "<p><label>{}<br><input type=\"file\" name=\"dokumen[{}]\" accept=\"{}\"></label></p>",
+            e(&r.name),
+            e(&r.id),
+            e(&accept),
+        );
+    }
+    if inputs.is_empty() {
+        return inputs;
+    }
+    format!(
+        "<fieldset><legend>Unggah dokumen persyaratan</legend>\
+<p class=\"muted\">Jenis berkas: {}; paling besar {} per berkas; paling banyak {} berkas.</p>{inputs}</fieldset>",
+        e(&type_names(&settings.upload_types)),
+        e(&size_text(settings.max_upload_bytes)),
+        settings.max_upload_files,
+    )
+}
+
+/// An uploaded document, read and checked, not yet stored.
+pub(crate) struct Upload {
+    requirement: String,
+    bytes: Vec<u8>,
+    media_type: &'static str,
+}
+
+/// A submitted form: its fields and, from a multipart form, its document parts.
+pub(crate) struct Posted {
+    pub fields: forms::Fields,
+    pub files: Vec<(String, Result<Vec<u8>, ()>)>,
+}
+
+/// `1.5 MiB`, `300 KiB`, `512 bita`.
+pub(crate) fn size_text(n: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if n >= MIB && n.is_multiple_of(MIB / 10) {
+        let tenths = n / (MIB / 10);
+        if tenths.is_multiple_of(10) {
+            format!("{} MiB", tenths / 10)
+        } else {
+            format!("{},{} MiB", tenths / 10, tenths % 10)
+        }
+    } else if n >= 1024 {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bita")
+    }
+}
+
+fn type_names(types: &[String]) -> String {
+    types
+        .iter()
+        .map(|t| match t.as_str() {
+            "application/pdf" => "PDF",
+            "image/jpeg" => "JPEG",
+            "image/png" => "PNG",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn refused(status: StatusCode, kind: &'static str, title: String) -> Problem {
+    Problem::new(
+        status,
+        kind,
+        title,
+        "Permohonan tidak diajukan dan tidak ada berkas yang disimpan; perbaiki lalu ajukan lagi.",
+    )
+}
+
+/// Read a form body: `multipart/form-data` (with documents) or urlencoded. A document part is
+/// read only up to `max_file` bytes; a larger one is marked `Err`.
+pub(crate) async fn read_form(req: Request, max_file: usize) -> Result<Posted, Problem> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.trim_start().starts_with("multipart/form-data"));
+    let unreadable = || Problem::bad_request("the form could not be read");
+    if !multipart {
+        let body = Bytes::from_request(req, &())
+            .await
+            .map_err(|_| unreadable())?;
+        let fields = forms::parse(&body).ok_or_else(unreadable)?;
+        return Ok(Posted {
+            fields,
+            files: Vec::new(),
+        });
+    }
+    let mut m = Multipart::from_request(req, &())
+        .await
+        .map_err(|_| unreadable())?;
+    let mut fields = Vec::new();
+    let mut files = Vec::new();
+    let too_large = || {
+        refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "upload-too-large",
+            "Ukuran kiriman melebihi batas".into(),
+        )
+    };
+    loop {
+        let next = m.next_field().await.map_err(|err| {
+            if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                unreadable()
+            }
+        })?;
+        let Some(mut field) = next else { break };
+        let name = field.name().unwrap_or_default().to_owned();
+        let requirement = name
+            .strip_prefix("dokumen[")
+            .and_then(|r| r.strip_suffix(']'))
+            .map(str::to_owned);
+        let mut bytes = Vec::new();
+        let mut over = false;
+        loop {
+            match field.chunk().await {
+                Ok(Some(c)) => {
+                    if !over && (requirement.is_none() || bytes.len() + c.len() <= max_file) {
+                        bytes.extend_from_slice(&c);
+                    } else {
+                        // Keep reading to the part's end, keeping nothing more.
+                        over = true;
+                        bytes.clear();
+                    }
+                }
+                Ok(None) => break,
+                Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(too_large());
+                }
+                Err(_) => return Err(unreadable()),
+            }
+        }
+        match requirement {
+            Some(r) if over => files.push((r, Err(()))),
+            // An empty file input sends an empty part: no document.
+            Some(_) if bytes.is_empty() => {}
+            Some(r) => files.push((r, Ok(bytes))),
+            None => fields.push((name, String::from_utf8(bytes).map_err(|_| unreadable())?)),
+        }
+    }
+    Ok(Posted {
+        fields: forms::Fields(fields),
+        files,
+    })
+}
+
+/// Check every document against the service's requirements and the limits; nothing is stored.
+pub(crate) fn check_uploads<S: Store>(
+    state: &AppState<S>,
+    def: &alur_core::model::ServiceDefinition,
+    files: Vec<(String, Result<Vec<u8>, ()>)>,
+) -> Result<Vec<Upload>, Problem> {
+    let settings = &state.settings;
+    if files.len() > settings.max_upload_files {
+        return Err(refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "upload-too-many",
+            format!(
+                "Terlalu banyak berkas: paling banyak {} berkas per permohonan",
+                settings.max_upload_files
+            ),
+        ));
+    }
+    let mut out: Vec<Upload> = Vec::with_capacity(files.len());
+    for (id, content) in files {
+        let Some(r) = def.requirements.iter().find(|r| r.id == id) else {
+            return Err(refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "upload-unknown-requirement",
+                format!("Berkas untuk persyaratan yang tidak dikenal: {id}"),
+            ));
+        };
+        if out.iter().any(|u| u.requirement == id) {
+            return Err(refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "upload-duplicate",
+                format!("Lebih dari satu berkas untuk persyaratan “{}”", r.name),
+            ));
+        }
+        let Ok(bytes) = content else {
+            return Err(refused(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "upload-too-large",
+                format!(
+                    "Berkas untuk persyaratan “{}” terlalu besar: paling besar {}",
+                    r.name,
+                    size_text(settings.max_upload_bytes)
+                ),
+            ));
+        };
+        let Some(media_type) =
+            blobs::sniff(&bytes).filter(|t| settings.upload_types.iter().any(|a| a == t))
+        else {
+            return Err(refused(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "upload-type",
+                format!(
+                    "Jenis berkas untuk persyaratan “{}” tidak diizinkan: hanya {}",
+                    r.name,
+                    type_names(&settings.upload_types)
+                ),
+            ));
+        };
+        out.push(Upload {
+            requirement: id,
+            bytes,
+            media_type,
+        });
+    }
+    Ok(out)
+}
+
+/// Store checked documents.
+pub(crate) async fn store_uploads<S: Store>(
+    state: &AppState<S>,
+    uploads: Vec<Upload>,
+) -> Result<Vec<Attachment>, Problem> {
+    let mut out = Vec::with_capacity(uploads.len());
+    for u in uploads {
+        let blob = state
+            .blobs
+            .put(u.bytes, u.media_type)
+            .await
+            .map_err(|err| Problem::internal(format!("a document could not be stored: {err}")))?;
+        out.push(Attachment {
+            requirement: u.requirement,
+            blob,
+        });
+    }
+    Ok(out)
+}
+
+/// `POST /layanan/{id}/ajukan`: check the form and every document, store the documents, submit,
+/// then to the tracking page (303).
 pub(crate) async fn submit<S: Store>(
     State(state): State<AppState<S>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    req: Request,
 ) -> Response {
-    let Some(f) = forms::parse(&body) else {
-        return error_page(&Problem::bad_request("the form could not be read"));
+    let headers = req.headers().clone();
+    let posted = match read_form(req, state.settings.max_upload_bytes).await {
+        Ok(p) => p,
+        Err(p) => return error_page(&p),
     };
+    let f = posted.fields;
     if !csrf_ok(&state, &headers, f.get("csrf").unwrap_or_default()) {
         return error_page(&Problem::new(
             StatusCode::FORBIDDEN,
@@ -114,10 +369,10 @@ pub(crate) async fn submit<S: Store>(
             "the form's security token is missing or expired; reload the page and try again",
         ));
     }
-    match state.engine.service(&id) {
-        Some(d) if !d.in_person_only => {}
+    let def = match state.engine.service(&id) {
+        Some(d) if !d.in_person_only => d,
         _ => return error_page(&Problem::not_found(format!("no service `{id}` online"))),
-    }
+    };
     let Some(nik) = Nik::parse(f.get("nik").unwrap_or_default().trim()) else {
         return error_page(&Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -125,6 +380,10 @@ pub(crate) async fn submit<S: Store>(
             "NIK tidak valid",
             "the NIK must be 16 digits",
         ));
+    };
+    let uploads = match check_uploads(&state, def, posted.files) {
+        Ok(u) => u,
+        Err(p) => return error_page(&p),
     };
     let submission = Submission {
         service: id,
@@ -140,8 +399,21 @@ pub(crate) async fn submit<S: Store>(
             ..Payload::default()
         },
     };
+    // The documents first: a case never names a document that is not stored.
+    let attachments = match store_uploads(&state, uploads).await {
+        Ok(a) => a,
+        Err(p) => return error_page(&p),
+    };
     match api::submit_case(&state, submission, None).await {
         Ok(case) => {
+            if !attachments.is_empty()
+                && let Err(err) = state.blobs.attach(&case.id, attachments).await
+            {
+                return error_page(&Problem::internal(format!(
+                    "the case {} was submitted but its documents could not be recorded: {err}",
+                    case.id
+                )));
+            }
             let code = tracking::code(state.engine.pseudonymizer(), &case.id);
             Redirect::to(&format!("/lacak/{code}")).into_response()
         }

@@ -13,6 +13,7 @@
 //! | `GET /`, `/layanan/{id}`, `/layanan/{id}/ajukan`, `/lacak/{code}`, `/verifikasi/{token}` | pages for citizens, in Indonesian |
 //! | `POST /lacak/{code}/aksi` | the applicant's action on a returned file (e.g. `kirim-ulang`) |
 //! | `GET /surat/{token}` | an issued letter's document, for printing |
+//! | `GET /petugas/perkara/{id}/dokumen/{sha256}` | a document uploaded with a case, for its unit's officers |
 //! | `/masuk`, `/keluar`, `/petugas`, `/petugas/perkara/{id}` | officers' sign-in and pages (with [`FileAuthenticator`]) |
 //! | `/open311/v2/…` | Open311 GeoReport v2: `services.json`, `services/{code}.json`, `requests.json` |
 //!
@@ -47,6 +48,7 @@ pub mod accounts;
 mod api;
 mod apply;
 pub mod auth;
+pub mod blobs;
 mod forms;
 mod letters;
 pub mod metrics;
@@ -64,6 +66,7 @@ pub use auth::{
     Authenticator, ChainAuthenticator, NoAuthenticator, TokenAuthenticator,
     TrustedHeaderAuthenticator,
 };
+pub use blobs::{Attachment, BlobRef, BlobStore, FsBlobStore, MemoryBlobStore};
 pub use metrics::Metrics;
 pub use problem::Problem;
 pub use ratelimit::RateLimiter;
@@ -86,6 +89,15 @@ pub struct Settings {
     /// Print issued letters to PDF with headless Chromium (`ALUR_CHROMIUM` or
     /// `/usr/bin/chromium`); `false` issues the HTML page itself.
     pub letter_pdf: bool,
+    /// Where the default [`FsBlobStore`] keeps uploaded documents (created on the first upload).
+    pub upload_dir: std::path::PathBuf,
+    /// Largest uploaded document, in bytes.
+    pub max_upload_bytes: usize,
+    /// Most documents in one submission.
+    pub max_upload_files: usize,
+    /// Media types accepted for uploads, decided by content ([`blobs::sniff`]): any of
+    /// `application/pdf`, `image/jpeg`, `image/png`.
+    pub upload_types: Vec<String>,
 }
 
 impl Default for Settings {
@@ -97,6 +109,14 @@ impl Default for Settings {
             max_body_bytes: 64 * 1024,
             letter_config_dir: None,
             letter_pdf: false,
+            upload_dir: "alur-dokumen".into(),
+            max_upload_bytes: 2 * 1024 * 1024,
+            max_upload_files: 10,
+            upload_types: vec![
+                "application/pdf".into(),
+                "image/jpeg".into(),
+                "image/png".into(),
+            ],
         }
     }
 }
@@ -113,6 +133,7 @@ pub struct AppState<S: Store> {
     limiter: Arc<RateLimiter>,
     accounts: Option<Arc<FileAuthenticator>>,
     letters: Arc<letters::LetterKit>,
+    blobs: Arc<dyn BlobStore>,
 }
 
 impl<S: Store> Clone for AppState<S> {
@@ -125,6 +146,7 @@ impl<S: Store> Clone for AppState<S> {
             limiter: self.limiter.clone(),
             accounts: self.accounts.clone(),
             letters: self.letters.clone(),
+            blobs: self.blobs.clone(),
         }
     }
 }
@@ -134,6 +156,7 @@ impl<S: Store> AppState<S> {
     pub fn new(engine: Arc<Engine<S>>, auth: Arc<dyn Authenticator>, settings: Settings) -> Self {
         let limiter = Arc::new(RateLimiter::new(settings.public_requests_per_minute));
         let letters = Arc::new(letters::LetterKit::new(&settings));
+        let blobs = Arc::new(FsBlobStore::new(settings.upload_dir.clone()));
         Self {
             engine,
             auth,
@@ -142,7 +165,15 @@ impl<S: Store> AppState<S> {
             limiter,
             accounts: None,
             letters,
+            blobs,
         }
+    }
+
+    /// Keep uploaded documents in `blobs` instead of the default [`FsBlobStore`].
+    #[must_use]
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = blobs;
+        self
     }
 
     /// Add password sign-in (`/masuk`, `/keluar`) with `accounts`: its session cookie is asked
@@ -167,6 +198,13 @@ impl<S: Store> AppState<S> {
 /// The service desk's router (its state applied), to serve or to nest in a host's router.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     let limit = state.settings.max_body_bytes;
+    // Room for every document of a submission, their multipart framing and the fields.
+    let upload_limit = state
+        .settings
+        .max_upload_bytes
+        .saturating_add(4096)
+        .saturating_mul(state.settings.max_upload_files.max(1))
+        .saturating_add(limit);
     let public = Router::new()
         .route("/api/v1/cases", post(api::submit::<S>))
         .route("/api/v1/track/{code}", get(api::track::<S>))
@@ -175,9 +213,15 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             get(api::verify_letter::<S>),
         )
         .route("/lacak/{code}", get(pages::track::<S>))
-        .route("/lacak/{code}/aksi", post(pages::applicant_act::<S>))
+        .route(
+            "/lacak/{code}/aksi",
+            post(pages::applicant_act::<S>).layer(DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/surat/{token}", get(letters::document::<S>))
-        .route("/layanan/{id}/ajukan", post(apply::submit::<S>))
+        .route(
+            "/layanan/{id}/ajukan",
+            post(apply::submit::<S>).layer(DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/open311/v2/requests.json", post(open311::create::<S>))
         .route("/verifikasi/{token}", get(pages::verify::<S>))
         .route_layer(middleware::from_fn_with_state(
@@ -209,6 +253,10 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/petugas", get(officer::inbox::<S>))
         .route("/petugas/perkara/{id}", get(officer::case_page::<S>))
         .route("/petugas/perkara/{id}/aksi", post(officer::act::<S>))
+        .route(
+            "/petugas/perkara/{id}/dokumen/{sha}",
+            get(officer::document::<S>),
+        )
         .route(
             "/petugas/perkara/{id}/terbitkan",
             post(officer::issue_letter::<S>),

@@ -348,6 +348,37 @@ pub(crate) async fn case_page<S: Store>(
         let _ = write!(b, "<li>{} — {}</li>", e(&r.name), e(mark));
     }
     b.push_str("</ul>");
+    let documents = match state.blobs.attachments(&case.id).await {
+        Ok(d) => d,
+        Err(err) => {
+            return error_page(&Problem::internal(format!(
+                "the case's documents could not be read: {err}"
+            )));
+        }
+    };
+    if !documents.is_empty() {
+        b.push_str("<h2>Dokumen unggahan</h2><ul>");
+        for d in &documents {
+            let name = def
+                .requirements
+                .iter()
+                .find(|r| r.id == d.requirement)
+                .map_or(d.requirement.as_str(), |r| r.name.as_str());
+            let _ = write!(
+                b,
+                "<li>{}: <a href=\"/petugas/perkara/{}/dokumen/{}\">unduh</a> \
+<span class=\"muted\">({}, {})</span></li>",
+                e(name),
+                forms::url_encode(&case.id),
+                e(&d.blob.id),
+                e(&d.blob.media_type),
+                e(&crate::apply::size_text(
+                    usize::try_from(d.blob.size).unwrap_or(usize::MAX)
+                )),
+            );
+        }
+        b.push_str("</ul>");
+    }
     let mut fields: BTreeMap<String, String> = BTreeMap::new();
     for item in &timeline {
         if let Some(p) = &item.payload {
@@ -478,6 +509,71 @@ pub(crate) async fn case_page<S: Store>(
     b.push_str(&logout_form(&csrf));
     let mut r = layout(StatusCode::OK, &def.name, &b);
     csrf.apply(&mut r);
+    r
+}
+
+/// `GET /petugas/perkara/{id}/dokumen/{sha}`: a document uploaded with the case, as an
+/// attachment; 404 unless the officer may see the case and the document is the case's.
+pub(crate) async fn document<S: Store>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path((id, sha)): Path<(String, String)>,
+) -> Response {
+    let Some(officer) = state.auth.officer(&headers).await else {
+        return sign_in_first(&state);
+    };
+    let case = match api::visible_case(&state, &officer, &id).await {
+        Ok(c) => c,
+        Err(p) => return error_page(&p),
+    };
+    let missing = || error_page(&Problem::not_found("no such document of this case"));
+    let documents = match state.blobs.attachments(&case.id).await {
+        Ok(d) => d,
+        Err(err) => return error_page(&Problem::internal(err.to_string())),
+    };
+    let Some(doc) = documents.into_iter().find(|d| d.blob.id == sha) else {
+        return missing();
+    };
+    let bytes = match state.blobs.get(&doc.blob.id).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return missing(),
+        Err(err) => return error_page(&Problem::internal(err.to_string())),
+    };
+    let ext = match doc.blob.media_type.as_str() {
+        "application/pdf" => "pdf",
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        _ => "bin",
+    };
+    let file: String = doc
+        .requirement
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&doc.blob.media_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}.{ext}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     r
 }
 

@@ -3,9 +3,8 @@
 
 use std::fmt::Write;
 
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -16,7 +15,7 @@ use alur_core::{Actor, Command, Payload, Store};
 
 use crate::forms::{self, csrf_for, csrf_ok};
 use crate::problem::Problem;
-use crate::{AppState, api, letters};
+use crate::{AppState, api, apply, letters};
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0 auto;max-width:46rem;padding:1rem;line-height:1.5;color:#1a1a1a}\
 header{border-bottom:3px solid #0b5394;margin-bottom:1rem}header a{color:#0b5394;text-decoration:none;font-weight:bold}\
@@ -297,7 +296,7 @@ Lengkapi berkas sesuai alasan pada riwayat di bawah, lalu kirim kembali.</p>",
         for a in &step.actions {
             let _ = write!(
                 b,
-                "<form class=\"card\" method=\"post\" action=\"/lacak/{}/aksi\">{}\
+                "<form class=\"card\" method=\"post\" action=\"/lacak/{}/aksi\" enctype=\"multipart/form-data\">{}\
 <input type=\"hidden\" name=\"action\" value=\"{}\"><input type=\"hidden\" name=\"seen_version\" value=\"{}\">",
                 forms::url_encode(&code),
                 token.input(),
@@ -315,6 +314,10 @@ Lengkapi berkas sesuai alasan pada riwayat di bawah, lalu kirim kembali.</p>",
                     if required { " required" } else { "" },
                 );
             }
+            b.push_str(&crate::apply::upload_inputs(
+                &state,
+                p.def.applicable_requirements(&c.conditions),
+            ));
             if a.reason_required {
                 b.push_str(
                     "<p><label>Keterangan (wajib)<br><textarea name=\"reason\" required rows=\"3\" cols=\"40\"></textarea></label></p>",
@@ -332,6 +335,22 @@ Lengkapi berkas sesuai alasan pada riwayat di bawah, lalu kirim kembali.</p>",
             }
         }
         b.push_str("</table>");
+    }
+    // Which requirements have a document (names only: the documents are for officers).
+    if let Ok(docs) = state.blobs.attachments(&c.id).await
+        && !docs.is_empty()
+    {
+        b.push_str("<h2>Dokumen yang telah diunggah</h2><ul>");
+        for d in &docs {
+            let name = p
+                .def
+                .requirements
+                .iter()
+                .find(|r| r.id == d.requirement)
+                .map_or(d.requirement.as_str(), |r| r.name.as_str());
+            let _ = write!(b, "<li>{}</li>", e(name));
+        }
+        b.push_str("</ul>");
     }
     b.push_str("<h2>Riwayat</h2><ol>");
     for (at, text, reason) in &p.timeline {
@@ -360,13 +379,15 @@ Lengkapi berkas sesuai alasan pada riwayat di bawah, lalu kirim kembali.</p>",
 /// completed file back), then back to the tracking page (303).
 pub(crate) async fn applicant_act<S: Store>(
     State(state): State<AppState<S>>,
-    headers: HeaderMap,
     Path(code): Path<String>,
-    body: Bytes,
+    req: Request,
 ) -> Response {
-    let Some(f) = forms::parse(&body) else {
-        return error_page(&Problem::bad_request("the form could not be read"));
+    let headers = req.headers().clone();
+    let posted = match apply::read_form(req, state.settings.max_upload_bytes).await {
+        Ok(p) => p,
+        Err(problem) => return error_page(&problem),
     };
+    let f = posted.fields;
     if !csrf_ok(&state, &headers, f.get("csrf").unwrap_or_default()) {
         return error_page(&Problem::new(
             StatusCode::FORBIDDEN,
@@ -381,6 +402,11 @@ pub(crate) async fn applicant_act<S: Store>(
     };
     let Some(seen_version) = f.get("seen_version").and_then(|v| v.parse().ok()) else {
         return error_page(&Problem::bad_request("seen_version is missing"));
+    };
+    // Every document checked before anything is stored or done.
+    let uploads = match apply::check_uploads(&state, &p.def, posted.files) {
+        Ok(u) => u,
+        Err(problem) => return error_page(&problem),
     };
     let back = format!("/lacak/{}", forms::url_encode(code.trim()));
     // Only the service's own form fields: the applicant cannot set officers' values.
@@ -404,9 +430,20 @@ pub(crate) async fn applicant_act<S: Store>(
             text: None,
         },
     };
+    let attachments = match apply::store_uploads(&state, uploads).await {
+        Ok(a) => a,
+        Err(problem) => return error_page(&problem),
+    };
     match state.engine.execute(&p.case.id, command, None).await {
         Ok(_) => {
             state.metrics.transition("act");
+            if !attachments.is_empty()
+                && let Err(err) = state.blobs.attach(&p.case.id, attachments).await
+            {
+                return error_page(&Problem::internal(format!(
+                    "the action was done but the documents could not be recorded: {err}"
+                )));
+            }
             Redirect::to(&format!("{back}?pesan=ok")).into_response()
         }
         Err(err) => {

@@ -309,6 +309,7 @@ async fn desk(dir: &Path) -> String {
     let settings = Settings {
         public_url: base.clone(),
         public_requests_per_minute: 0,
+        upload_dir: dir.join("dokumen"),
         ..Settings::default()
     };
     let state = AppState::new(Arc::new(engine), Arc::new(NoAuthenticator), settings)

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use alur_core::MemoryStore;
-use alur_server::{AppState, FileAuthenticator, Settings, TokenAuthenticator, hash_password};
+use alur_server::{
+    AppState, FileAuthenticator, MemoryBlobStore, Settings, TokenAuthenticator, hash_password,
+};
 use serde_json::{Value, json};
 
 struct Desk {
@@ -40,7 +42,21 @@ impl Reply {
 }
 
 async fn start(settings: Settings, failed_per_minute: u32) -> Desk {
+    start_with_blobs(settings, failed_per_minute).await.0
+}
+
+/// A desk with its documents in memory, and the engine to look into.
+async fn start_with_blobs(
+    settings: Settings,
+    failed_per_minute: u32,
+) -> (
+    Desk,
+    Arc<MemoryBlobStore>,
+    Arc<alur_core::Engine<MemoryStore>>,
+) {
     let (engine, _clock) = alur_testkit::engine(MemoryStore::new()).await;
+    let engine = Arc::new(engine);
+    let blobs = Arc::new(MemoryBlobStore::new());
     let hash = |pw: &str| hash_password(pw).expect("hash");
     let file = format!(
         "[[account]]\nofficer = \"baloi-operator\"\npassword_hash = \"{}\"\n\n\
@@ -56,8 +72,9 @@ async fn start(settings: Settings, failed_per_minute: u32) -> Desk {
         .expect("accounts")
         .with_failed_logins_per_minute(failed_per_minute);
     let tokens = TokenAuthenticator::new().with_token("t-operator", "baloi-operator");
-    let state = AppState::new(Arc::new(engine), Arc::new(tokens), settings)
-        .with_accounts(Arc::new(accounts));
+    let state = AppState::new(engine.clone(), Arc::new(tokens), settings)
+        .with_accounts(Arc::new(accounts))
+        .with_blobs(blobs.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -68,14 +85,15 @@ async fn start(settings: Settings, failed_per_minute: u32) -> Desk {
         std::future::pending(),
     ));
     let _ = rustls::crypto::ring::default_provider().install_default();
-    Desk {
+    let desk = Desk {
         base,
         http: reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
-    }
+    };
+    (desk, blobs, engine)
 }
 
 fn settings() -> Settings {
@@ -709,4 +727,330 @@ async fn a_failed_issue_leaves_the_letter_numbered() {
         )
         .await;
     assert_eq!(r.location, format!("{case_path}?pesan=surat-gagal"));
+}
+
+/// A part of a hand-built `multipart/form-data` body.
+enum Part<'a> {
+    Text(&'a str, &'a str),
+    File(&'a str, &'a str, &'a str, &'a [u8]),
+}
+
+const BOUNDARY: &str = "alur-uji-batas-7f3a";
+
+fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for p in parts {
+        b.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        match p {
+            Part::Text(name, value) => {
+                b.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                        .as_bytes(),
+                );
+            }
+            Part::File(name, file, content_type, bytes) => {
+                b.extend_from_slice(
+                    format!(
+                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\n\
+Content-Type: {content_type}\r\n\r\n"
+                    )
+                    .as_bytes(),
+                );
+                b.extend_from_slice(bytes);
+                b.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    b.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    b
+}
+
+impl Desk {
+    /// Post a multipart form with the CSRF cookie `anon`.
+    async fn post_multipart(&self, path: &str, anon: &str, body: Vec<u8>) -> Reply {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", format!("alur_csrf={anon}"))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Reply {
+            status,
+            location,
+            set_cookies: Vec::new(),
+            text: r.text().await.expect("body"),
+        }
+    }
+}
+
+async fn case_count(engine: &alur_core::Engine<MemoryStore>) -> usize {
+    engine
+        .search(&alur_core::store::SearchQuery::default())
+        .await
+        .expect("search")
+        .len()
+}
+
+#[tokio::test]
+async fn citizens_upload_documents_within_the_limits() {
+    let settings = Settings {
+        max_upload_bytes: 64 * 1024,
+        ..settings()
+    };
+    let (d, blobs, engine) = start_with_blobs(settings, 0).await;
+    let page = d.get("/layanan/batam-domisili/ajukan", &[]).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("enctype=\"multipart/form-data\""));
+    assert!(page.text.contains("name=\"dokumen[ktp]\""));
+    assert!(page.text.contains("paling besar 64 KiB"));
+    let anon = page.cookie("alur_csrf").expect("cookie");
+    let csrf = page.csrf();
+    let fields = [
+        Part::Text("csrf", &csrf),
+        Part::Text("unit", "21.71.10.1001"),
+        Part::Text("nik", "2171104512900001"),
+        Part::Text("field[nama]", "Rina"),
+        Part::Text("field[alamat]", "Jl. Uji No. 3"),
+        Part::Text("field[keperluan]", "Uji"),
+    ];
+    let with = |extra: Vec<Part<'static>>| {
+        let mut parts: Vec<Part<'_>> = fields
+            .iter()
+            .map(|p| match p {
+                Part::Text(k, v) => Part::Text(k, v),
+                Part::File(..) => unreachable!(),
+            })
+            .collect();
+        parts.extend(extra);
+        multipart(&parts)
+    };
+
+    // Over the limit: refused with the requirement and the limit named; nothing stored.
+    let big: &'static [u8] = Box::leak({
+        let mut v = b"%PDF-1.4\n".to_vec();
+        v.resize(64 * 1024 + 1, b'x');
+        v.into_boxed_slice()
+    });
+    let r = d
+        .post_multipart(
+            "/layanan/batam-domisili/ajukan",
+            &anon,
+            with(vec![
+                Part::File("dokumen[kk]", "kk.pdf", "application/pdf", b"%PDF-1.4 kk"),
+                Part::File("dokumen[ktp]", "ktp.pdf", "application/pdf", big),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, 413, "{}", r.text);
+    assert!(
+        r.text.contains(
+            "Berkas untuk persyaratan “Fotokopi KTP-el pemohon” terlalu besar: paling besar 64 KiB"
+        ),
+        "{}",
+        r.text
+    );
+    assert!(blobs.is_empty());
+    assert_eq!(case_count(&engine).await, 0);
+
+    // HTML named `.pdf` and declared as PDF: refused by its content; nothing stored.
+    let r = d
+        .post_multipart(
+            "/layanan/batam-domisili/ajukan",
+            &anon,
+            with(vec![
+                Part::File("dokumen[kk]", "kk.pdf", "application/pdf", b"%PDF-1.4 kk"),
+                Part::File(
+                    "dokumen[ktp]",
+                    "ktp.pdf",
+                    "application/pdf",
+                    b"<html><script>alert(1)</script></html>",
+                ),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, 415, "{}", r.text);
+    assert!(
+        r.text.contains(
+            "Jenis berkas untuk persyaratan “Fotokopi KTP-el pemohon” tidak diizinkan: hanya PDF, JPEG, PNG"
+        ),
+        "{}",
+        r.text
+    );
+    assert!(blobs.is_empty());
+    assert_eq!(case_count(&engine).await, 0);
+
+    // A document for a requirement the service does not have: refused.
+    let r = d
+        .post_multipart(
+            "/layanan/batam-domisili/ajukan",
+            &anon,
+            with(vec![Part::File(
+                "dokumen[paspor]",
+                "p.pdf",
+                "application/pdf",
+                b"%PDF-1.4 p",
+            )]),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(blobs.is_empty());
+    assert_eq!(case_count(&engine).await, 0);
+
+    // Accepted: a PDF (declared as something else) and an empty file input.
+    let pdf: &[u8] = b"%PDF-1.4\n% KTP Rina\n";
+    let r = d
+        .post_multipart(
+            "/layanan/batam-domisili/ajukan",
+            &anon,
+            with(vec![
+                Part::File("dokumen[ktp]", "ktp", "application/octet-stream", pdf),
+                Part::File("dokumen[kk]", "", "application/octet-stream", b""),
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(r.location.starts_with("/lacak/"), "{}", r.location);
+    assert_eq!(blobs.len(), 1);
+    let cases = engine
+        .search(&alur_core::store::SearchQuery::default())
+        .await
+        .expect("search");
+    assert_eq!(cases.len(), 1);
+    let case_id = cases[0].id.clone();
+    let sha = alur_server::blobs::sha256_hex(pdf);
+
+    // The kelurahan's operator sees and downloads it.
+    let operator = d.sign_in("baloi-operator", "sandi-operator").await;
+    let case_path = format!("/petugas/perkara/{case_id}");
+    let page = d.get(&case_path, &[("alur_sesi", &operator)]).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Dokumen unggahan"));
+    let link = format!("{case_path}/dokumen/{sha}");
+    assert!(page.text.contains(&link), "{}", page.text);
+    let r = d
+        .http
+        .get(format!("{}{link}", d.base))
+        .header("cookie", format!("alur_sesi={operator}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 200);
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("content-type"), "application/pdf");
+    assert!(header("content-disposition").starts_with("attachment"));
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(r.bytes().await.expect("body").as_ref(), pdf);
+
+    // Another kelurahan's lurah: 404 for the case and its document.
+    let taman = d.sign_in("tamanbaloi-lurah", "sandi-taman").await;
+    assert_eq!(d.get(&link, &[("alur_sesi", &taman)]).await.status, 404);
+    assert_eq!(
+        d.get(&case_path, &[("alur_sesi", &taman)]).await.status,
+        404
+    );
+    // A blob that is not this case's: 404 even for the operator.
+    let other = format!("{case_path}/dokumen/{}", "0".repeat(64));
+    assert_eq!(d.get(&other, &[("alur_sesi", &operator)]).await.status, 404);
+    // Signed out: to the sign-in form.
+    assert_eq!(d.get(&link, &[]).await.status, 303);
+}
+
+#[tokio::test]
+async fn applicants_upload_documents_when_completing_a_returned_file() {
+    let (d, blobs, engine) = start_with_blobs(settings(), 0).await;
+    let submitted = d.submit("Budi").await;
+    let id = submitted["case"]["id"].as_str().expect("id").to_owned();
+    let code = submitted["tracking_code"].as_str().expect("code");
+    let track = format!("/lacak/{code}");
+    let case_path = format!("/petugas/perkara/{id}");
+    let op = d.sign_in("baloi-operator", "sandi-operator").await;
+    let op = [("alur_sesi", op.as_str())];
+    let r = act_on_page(
+        &d,
+        &case_path,
+        &format!("{case_path}/aksi"),
+        &op,
+        "belum-lengkap",
+        &[("reason", "Pengantar RT/RW belum ada")],
+    )
+    .await;
+    assert_eq!(r.location, format!("{case_path}?pesan=ok"));
+
+    let page = d.get(&track, &[]).await;
+    assert!(page.text.contains("enctype=\"multipart/form-data\""));
+    assert!(page.text.contains("name=\"dokumen[pengantar-rt-rw]\""));
+    let anon = page.cookie("alur_csrf").expect("csrf cookie");
+    let csrf = page.csrf();
+    let marker = "name=\"seen_version\" value=\"";
+    let start = page.text.find(marker).expect("version") + marker.len();
+    let end = page.text[start..].find('"').expect("end");
+    let version = page.text[start..start + end].to_owned();
+    let version_before = engine
+        .case(&id)
+        .await
+        .expect("case")
+        .expect("a case")
+        .version;
+    let post = |file: &'static [u8]| {
+        multipart(&[
+            Part::Text("csrf", &csrf),
+            Part::Text("action", "kirim-ulang"),
+            Part::Text("seen_version", &version),
+            Part::File("dokumen[pengantar-rt-rw]", "rt.png", "image/png", file),
+        ])
+    };
+
+    // A GIF declared as PNG: refused, nothing stored, nothing done.
+    let r = d
+        .post_multipart(&format!("{track}/aksi"), &anon, post(b"GIF89a...."))
+        .await;
+    assert_eq!(r.status, 415, "{}", r.text);
+    assert!(r.text.contains("Surat pengantar RT/RW"), "{}", r.text);
+    assert!(blobs.is_empty());
+    assert_eq!(
+        engine
+            .case(&id)
+            .await
+            .expect("case")
+            .expect("a case")
+            .version,
+        version_before
+    );
+
+    // A PNG: stored, the file is sent back, the officer sees the document.
+    let png: &'static [u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    let r = d
+        .post_multipart(&format!("{track}/aksi"), &anon, post(png))
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert_eq!(r.location, format!("{track}?pesan=ok"));
+    assert_eq!(blobs.len(), 1);
+    let page = d.get(&track, &[]).await;
+    assert!(page.text.contains("Dokumen yang telah diunggah"));
+    let page = d.get(&case_path, &op).await;
+    let sha = alur_server::blobs::sha256_hex(png);
+    assert!(
+        page.text.contains(&format!("{case_path}/dokumen/{sha}")),
+        "{}",
+        page.text
+    );
 }
