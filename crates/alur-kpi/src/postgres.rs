@@ -6,8 +6,10 @@
 //! `last_seq` already covers what it sees; a case whose late entry still slipped through is
 //! caught whole by its next entry (every refresh re-derives a case from its full chain).
 //!
-//! Reports sum in SQL per (unit, service) and hand over lead-time samples and the backlog's
-//! submission instants as arrays, so a province-wide year is a few thousand rows on the wire.
+//! Reports sum in SQL per (unit, service, complaint tier) in one pass and hand over lead-time
+//! samples and the backlog's submission instants as arrays, so a province-wide year is a few
+//! thousand rows on the wire. The pass is split into disjoint slices aggregated at the same time
+//! on separate connections (PostgreSQL before 16 cannot run `array_agg` in parallel workers).
 
 use std::collections::HashMap;
 
@@ -21,13 +23,17 @@ use crate::report::{Builder, Partial, Query, Report, StepRef, TrendPoint};
 use crate::skm::SkmTally;
 use crate::sqlite::{service_of, unit_range};
 
-/// Complaints of one tier: tier, received, answered, in time.
-type TierCounts = (String, u64, u64, u64);
+/// The report's query, its period bounds, unit range, service and backlog instant.
+type SliceParams<'a> = (&'a Query, i64, i64, &'a str, &'a str, &'a str, i64);
 
 /// Positions below the watermark read again by each refresh.
 pub const REREAD: i64 = 10_000;
 const CHUNK: usize = 2_000;
 const STREAM_ABOVE: usize = 20_000;
+/// Disjoint slices of the report's scan, aggregated side by side on as many connections.
+const SLICES: usize = 2;
+/// Memory for the report's hash aggregates (per slice), so they never spill to disk.
+const WORK_MEM: &str = "64MB";
 
 fn db(e: sqlx::Error) -> KpiError {
     KpiError::Database(e.to_string())
@@ -422,6 +428,39 @@ impl PgKpi {
         tx.commit().await.map_err(db)
     }
 
+    /// One slice of the report's aggregate, on a connection of its own: serial, with JIT off
+    /// (compiling costs more than it saves here) and hash aggregation in memory.
+    async fn report_slice(
+        &self,
+        sql: String,
+        (q, start, end, lo, hi, svc, at): SliceParams<'_>,
+    ) -> Result<Vec<sqlx::postgres::PgRow>, KpiError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query(
+            "SELECT set_config('jit', 'off', true), set_config('work_mem', $1, true), \
+             set_config('max_parallel_workers_per_gather', '0', true), \
+             set_config('enable_sort', 'off', true)",
+        )
+        .bind(WORK_MEM)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&q.tenant)
+            .bind(start)
+            .bind(end)
+            .bind(&q.unit)
+            .bind(lo)
+            .bind(hi)
+            .bind(svc)
+            .bind(at)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(rows)
+    }
+
     /// The report a query asks for, from the fact tables.
     ///
     /// # Errors
@@ -447,112 +486,100 @@ impl PgKpi {
                      AND (closed IS NULL OR closed >= $2)";
         let inp = |c: &str| format!("({c} >= $2 AND {c} < $3)");
         let decided = "outcome IN ('completed', 'rejected')";
-        let sql = format!(
-            "SELECT unit, service, \
-             count(*) FILTER (WHERE {sub}), \
-             count(*) FILTER (WHERE {cl} AND outcome = 'completed'), \
-             count(*) FILTER (WHERE {cl} AND outcome = 'rejected'), \
-             count(*) FILTER (WHERE {cl} AND outcome = 'withdrawn'), \
-             count(*) FILTER (WHERE {cl} AND deemed <> 0), \
-             count(*) FILTER (WHERE {cl} AND {decided} AND on_time = 1), \
-             count(*) FILTER (WHERE {cl} AND {decided} AND on_time IS NOT NULL), \
-             coalesce(array_agg(lead_min) FILTER (WHERE {cl} AND {decided} AND lead_min IS NOT NULL), '{{}}'), \
-             coalesce(sum(returns) FILTER (WHERE {cl}), 0)::int8, \
-             count(*) FILTER (WHERE {cl} AND returns > 0), \
-             count(*) FILTER (WHERE {br}), \
-             count(*) FILTER (WHERE {sbr}), \
-             count(*) FILTER (WHERE {esc}), \
-             coalesce(array_agg(submitted) FILTER (WHERE submitted < $8 AND (closed IS NULL OR closed >= $8)), '{{}}') \
-             FROM kpi_cases WHERE {scope} GROUP BY unit, service",
-            sub = inp("submitted"),
-            cl = inp("closed"),
-            br = inp("breached_at"),
-            sbr = inp("step_breached_at"),
-            esc = inp("escalated_at"),
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(&q.tenant)
-            .bind(start)
-            .bind(end)
-            .bind(&q.unit)
-            .bind(&lo)
-            .bind(&hi)
-            .bind(&svc)
-            .bind(at)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        let complaint_sql = format!(
-            "SELECT unit, service, coalesce(tier, '-'), count(*) FILTER (WHERE {sub}), \
-             count(*) FILTER (WHERE {cl} AND {decided}), \
-             count(*) FILTER (WHERE {cl} AND {decided} AND tier_on_time = 1) \
-             FROM kpi_cases WHERE {scope} AND service = ANY($8) AND ({sub} OR {cl}) \
-             GROUP BY unit, service, coalesce(tier, '-')",
-            sub = inp("submitted"),
-            cl = inp("closed"),
-        );
-        let complaints = sqlx::query(sqlx::AssertSqlSafe(complaint_sql))
-            .bind(&q.tenant)
-            .bind(start)
-            .bind(end)
-            .bind(&q.unit)
-            .bind(&lo)
-            .bind(&hi)
-            .bind(&svc)
-            .bind(&complaint_services)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        let mut tiers: HashMap<(String, String), Vec<TierCounts>> = HashMap::new();
-        for r in complaints {
-            tiers
-                .entry((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?))
-                .or_default()
-                .push((
-                    r.try_get(2).map_err(db)?,
-                    u(r.try_get(3).map_err(db)?),
-                    u(r.try_get(4).map_err(db)?),
-                    u(r.try_get(5).map_err(db)?),
-                ));
-        }
-        for r in rows {
+        // One pass: rows are grouped by complaint tier as well, so the tier counts of complaint
+        // services ride along with the figures (other services' groups are simply added up).
+        // The scan is split into SLICES disjoint slices by submission second, each a complete
+        // aggregate run on a connection of its own at the same time: `array_agg` has no partial
+        // form before PostgreSQL 16, so the server cannot parallelise one such aggregate.
+        // Slices of one (unit, service) are added together (`add_partial` is additive).
+        // The inner projection (kept apart by `OFFSET 0`) tests the period once per row; the
+        // aggregates then test booleans. Outcome `o`: 1 completed, 2 refused, 3 withdrawn.
+        let child = |slice: &str| {
+            format!(
+                "SELECT unit, service, tier, \
+                 count(*) FILTER (WHERE s), \
+                 count(*) FILTER (WHERE c AND o = 1), \
+                 count(*) FILTER (WHERE c AND o = 2), \
+                 count(*) FILTER (WHERE c AND o = 3), \
+                 count(*) FILTER (WHERE c AND deemed <> 0), \
+                 count(*) FILTER (WHERE d AND on_time = 1), \
+                 count(*) FILTER (WHERE d AND on_time IS NOT NULL), \
+                 array_agg(lead_min) FILTER (WHERE d AND lead_min IS NOT NULL), \
+                 coalesce(sum(returns) FILTER (WHERE c), 0)::int8, \
+                 count(*) FILTER (WHERE c AND returns > 0), \
+                 count(*) FILTER (WHERE {br}), \
+                 count(*) FILTER (WHERE {sbr}), \
+                 count(*) FILTER (WHERE {esc}), \
+                 array_agg(submitted) FILTER (WHERE submitted < $8 AND (closed IS NULL OR closed >= $8)), \
+                 count(*) FILTER (WHERE s OR c), \
+                 count(*) FILTER (WHERE d AND tier_on_time = 1) \
+                 FROM (SELECT unit, service, tier, {sub} AS s, coalesce({cl}, false) AS c, \
+                 coalesce({cl} AND {decided}, false) AS d, \
+                 CASE outcome WHEN 'completed' THEN 1 WHEN 'rejected' THEN 2 \
+                 WHEN 'withdrawn' THEN 3 ELSE 0 END AS o, \
+                 deemed, on_time, lead_min, returns, breached_at, step_breached_at, \
+                 escalated_at, submitted, closed, tier_on_time \
+                 FROM kpi_cases WHERE {scope} AND {slice} OFFSET 0) AS f GROUP BY 1, 2, 3",
+                sub = inp("submitted"),
+                cl = inp("closed"),
+                br = inp("breached_at"),
+                sbr = inp("step_breached_at"),
+                esc = inp("escalated_at"),
+            )
+        };
+        let k = SLICES;
+        let mut slices: Vec<String> = (0..k - 1)
+            .map(|i| format!("submitted % {k} = {i}"))
+            .collect();
+        let rest: Vec<String> = (0..k - 1).map(|i| i.to_string()).collect();
+        slices.push(if rest.is_empty() {
+            "true".to_owned()
+        } else {
+            format!("submitted % {k} NOT IN ({})", rest.join(", "))
+        });
+        let params = (&q, start, end, lo.as_str(), hi.as_str(), svc.as_str(), at);
+        let parts = futures_util::future::try_join_all(
+            slices.iter().map(|s| self.report_slice(child(s), params)),
+        )
+        .await?;
+        for r in parts.into_iter().flatten() {
             let unit: String = r.try_get(0).map_err(db)?;
             let service: String = r.try_get(1).map_err(db)?;
+            let tier: Option<String> = r.try_get(2).map_err(db)?;
             let n = |i: usize| -> Result<u64, KpiError> { Ok(u(r.try_get(i).map_err(db)?)) };
-            let lead: Vec<i64> = r.try_get(9).map_err(db)?;
+            let lead: Option<Vec<i64>> = r.try_get(10).map_err(db)?;
+            let complaints = if complaint_services.contains(&service) && n(17)? > 0 {
+                let t = tier.unwrap_or_else(|| "-".to_owned());
+                // Answered: completed or refused in the period.
+                vec![(t, n(3)?, n(4)? + n(5)?, n(18)?)]
+            } else {
+                Vec::new()
+            };
             let p = Partial {
-                received: n(2)?,
-                completed: n(3)?,
-                rejected: n(4)?,
-                withdrawn: n(5)?,
-                deemed: n(6)?,
-                on_time: n(7)?,
-                with_deadline: n(8)?,
+                received: n(3)?,
+                completed: n(4)?,
+                rejected: n(5)?,
+                withdrawn: n(6)?,
+                deemed: n(7)?,
+                on_time: n(8)?,
+                with_deadline: n(9)?,
                 lead: lead
+                    .unwrap_or_default()
                     .into_iter()
                     .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
                     .collect(),
-                returns: n(10)?,
-                reworked: n(11)?,
-                breached: n(12)?,
-                step_breached: n(13)?,
-                escalated: n(14)?,
-                backlog_submitted: r.try_get(15).map_err(db)?,
-                complaints: tiers
-                    .remove(&(unit.clone(), service.clone()))
+                returns: n(11)?,
+                reworked: n(12)?,
+                breached: n(13)?,
+                step_breached: n(14)?,
+                escalated: n(15)?,
+                backlog_submitted: r
+                    .try_get::<Option<Vec<i64>>, _>(16)
+                    .map_err(db)?
                     .unwrap_or_default(),
+                complaints,
             };
             b.add_partial(&unit, &service, p);
-        }
-        for ((unit, service), t) in tiers {
-            b.add_partial(
-                &unit,
-                &service,
-                Partial {
-                    complaints: t,
-                    ..Partial::default()
-                },
-            );
         }
         let rows = sqlx::query(
             "SELECT unit, service, step, role, sum(visits)::int8, sum(minutes)::int8 FROM kpi_steps \
