@@ -24,6 +24,9 @@ pub struct ServeArgs {
     /// ALUR_PSEUDONYM_KEY is not set; created with a random key on first start.
     #[arg(long, default_value = "alur-pseudonym.key")]
     pseudonym_key_file: PathBuf,
+    /// Directory for uploaded documents (created on the first upload).
+    #[arg(long, default_value = "alur-dokumen")]
+    uploads: PathBuf,
     /// Officer accounts for signing in on the pages (`alur account add`); used when the file
     /// exists.
     #[arg(long, default_value = "accounts.toml")]
@@ -101,8 +104,10 @@ pub async fn run(a: ServeArgs) -> Result<String, String> {
     let scheduler = Scheduler::new(engine.clone(), format!("serve-{}", std::process::id()))
         .spawn(Duration::from_secs(5));
     // Checkpoints are signed and copied out when a key is configured.
-    let publisher = match crate::audit::load_signer_from(&audit.checkpoint_key_env, None) {
-        Ok(signer) if audit.checkpoint_dir.is_some() || audit.checkpoint_webhook.is_some() => {
+    let signer = crate::audit::load_signer_from(&audit.checkpoint_key_env, None).ok();
+    let verifier = signer.as_ref().map(|s| s.verifier());
+    let publisher = match signer {
+        Some(signer) if audit.checkpoint_dir.is_some() || audit.checkpoint_webhook.is_some() => {
             let mut p = alur_core::witness::Publisher::new(store.clone(), tenant.clone(), signer);
             if let Some(d) = &audit.checkpoint_dir {
                 p = p.sink(alur_witness::DirectorySink::new(d));
@@ -148,6 +153,8 @@ pub async fn run(a: ServeArgs) -> Result<String, String> {
         // Letter templates and the emblem from <config>/letters; PDF when Chromium is there.
         letter_config_dir: Some(a.config.clone()),
         letter_pdf: alur_letter::ChromiumRenderer::from_env().is_available(),
+        upload_dir: a.uploads.clone(),
+        checkpoint_verifier: verifier,
         ..Default::default()
     };
     let mut state = alur_server::AppState::new(engine, auth, settings);

@@ -451,6 +451,7 @@ pub(crate) async fn verify_letter<S: Store>(
         "revoked_at": letter.and_then(|l| l.revoked_at).map(|t| t.to_string()),
         "signer": letter.and_then(|l| l.signer.as_ref()).map(|s| json!({"name": s.name, "title": s.title(), "nip": s.nip})),
         "in_log": v.log.as_ref().map(|p| p.included),
+        "checkpoint_signature_ok": v.log.as_ref().and_then(|p| p.signature_ok),
         "log_note": v.log_note,
     })))
 }
@@ -481,7 +482,7 @@ pub(crate) async fn verification<S: Store>(
         engine.config(),
         Some(token),
         None,
-        None,
+        state.settings.checkpoint_verifier.as_ref(),
         today,
     )
     .await

@@ -98,6 +98,9 @@ pub struct Settings {
     /// Media types accepted for uploads, decided by content ([`blobs::sniff`]): any of
     /// `application/pdf`, `image/jpeg`, `image/png`.
     pub upload_types: Vec<String>,
+    /// The tenant's checkpoint verifier key: letter verification then also checks the
+    /// signature of the checkpoint its inclusion proof leads to.
+    pub checkpoint_verifier: Option<alur_merkle::checkpoint::CheckpointVerifier>,
 }
 
 impl Default for Settings {
@@ -117,6 +120,7 @@ impl Default for Settings {
                 "image/jpeg".into(),
                 "image/png".into(),
             ],
+            checkpoint_verifier: None,
         }
     }
 }

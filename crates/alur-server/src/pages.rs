@@ -497,6 +497,23 @@ pub(crate) async fn verify<S: Store>(
         if let Some(t) = l.revoked_at {
             row("Dicabut", &local(&l.unit, t, &calendars));
         }
+        match (&v.log, &v.log_note) {
+            (Some(p), _) => {
+                let mut text = if p.included {
+                    format!("tercatat (catatan #{} dari {})", p.index, p.size)
+                } else {
+                    "TIDAK TERCATAT".to_owned()
+                };
+                match p.signature_ok {
+                    Some(true) => text.push_str("; tanda tangan checkpoint sah"),
+                    Some(false) => text.push_str("; TANDA TANGAN CHECKPOINT TIDAK SAH"),
+                    None => {}
+                }
+                row("Log audit", &text);
+            }
+            (None, Some(_)) => row("Log audit", "belum masuk checkpoint bertanda tangan"),
+            (None, None) => {}
+        }
         b.push_str("</table>");
     }
     let status = if v.letter.is_some() {
