@@ -66,6 +66,26 @@ pub struct PublishOptions {
     pub once: bool,
 }
 
+/// A publisher with the checkpoint sinks: a directory and a webhook (signed with
+/// ALUR_CHECKPOINT_WEBHOOK_SECRET when set).
+pub fn with_sinks<S: alur_core::store::Store>(
+    mut p: alur_core::witness::Publisher<S>,
+    dir: Option<&Path>,
+    webhook: Option<&str>,
+) -> Result<alur_core::witness::Publisher<S>, String> {
+    if let Some(d) = dir {
+        p = p.sink(alur_witness::DirectorySink::new(d));
+    }
+    if let Some(url) = webhook {
+        let secret = std::env::var("ALUR_CHECKPOINT_WEBHOOK_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(String::into_bytes);
+        p = p.sink(alur_witness::WebhookSink::new(url, secret).map_err(|e| e.to_string())?);
+    }
+    Ok(p)
+}
+
 /// Publish checkpoints every interval until interrupted (or once).
 pub async fn publish(
     store: Box<dyn Store>,
@@ -89,17 +109,11 @@ pub async fn publish(
         );
     }
     let tenant = config.tenant.id.clone();
-    let mut p = Publisher::new(store, tenant.clone(), signer);
-    if let Some(d) = &dir {
-        p = p.sink(alur_witness::DirectorySink::new(d));
-    }
-    if let Some(url) = &webhook {
-        let secret = std::env::var("ALUR_CHECKPOINT_WEBHOOK_SECRET")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .map(String::into_bytes);
-        p = p.sink(alur_witness::WebhookSink::new(url, secret).map_err(|e| e.to_string())?);
-    }
+    let mut p = with_sinks(
+        Publisher::new(store, tenant.clone(), signer),
+        dir.as_deref(),
+        webhook.as_deref(),
+    )?;
     let mut failures = 0usize;
     loop {
         let line = match p.round().await {

@@ -148,18 +148,13 @@ fn paper(config: &Config) -> Paper {
     }
 }
 
-/// The tenant's pseudonym key: 64 hex characters in ALUR_PSEUDONYM_KEY.
+/// The tenant's pseudonym key: ALUR_PSEUDONYM_KEY, or the key file `alur serve` created.
 fn pseudonymizer() -> Result<Pseudonymizer, String> {
-    let hex = std::env::var("ALUR_PSEUDONYM_KEY").map_err(|_| {
-        "set ALUR_PSEUDONYM_KEY to the tenant's pseudonym key (64 hex characters); the engine needs it to record the issue"
-            .to_owned()
-    })?;
-    let bytes = decode_hex(hex.trim())
-        .ok_or("ALUR_PSEUDONYM_KEY must be 64 hex characters (a 32-byte key)")?;
-    Pseudonymizer::new(bytes).map_err(|e| format!("ALUR_PSEUDONYM_KEY: {e}"))
+    crate::serve::pseudonymizer(Path::new("alur-pseudonym.key"), false).map(|(p, _)| p)
 }
 
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
+/// Bytes from hex text (`None` when it is not hex).
+pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }

@@ -36,8 +36,9 @@ pub struct ServeArgs {
     officer_tokens: Option<String>,
 }
 
-/// The pseudonym key: ALUR_PSEUDONYM_KEY, else the key file (created on first start).
-fn pseudonymizer(file: &Path) -> Result<(Pseudonymizer, String), String> {
+/// The pseudonym key: ALUR_PSEUDONYM_KEY, else the key file (created with a random key when
+/// `create`; otherwise its absence is an error).
+pub(crate) fn pseudonymizer(file: &Path, create: bool) -> Result<(Pseudonymizer, String), String> {
     let (hex, from) = match std::env::var("ALUR_PSEUDONYM_KEY") {
         Ok(k) if !k.trim().is_empty() => (k.trim().to_owned(), "ALUR_PSEUDONYM_KEY".to_owned()),
         _ if file.is_file() => (
@@ -47,6 +48,12 @@ fn pseudonymizer(file: &Path) -> Result<(Pseudonymizer, String), String> {
                 .to_owned(),
             file.display().to_string(),
         ),
+        _ if !create => {
+            return Err(format!(
+                "no pseudonym key: set ALUR_PSEUDONYM_KEY (64 hex characters) or run where {} is (the file `alur serve` created)",
+                file.display()
+            ));
+        }
         _ => {
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).map_err(|e| format!("no random source: {e}"))?;
@@ -55,11 +62,7 @@ fn pseudonymizer(file: &Path) -> Result<(Pseudonymizer, String), String> {
             (hex, format!("{} (baru / new)", file.display()))
         }
     };
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect();
-    let bytes = bytes
+    let bytes = crate::letter::decode_hex(&hex)
         .filter(|b| b.len() == 32)
         .ok_or_else(|| format!("the pseudonym key in {from} must be 64 hex characters"))?;
     let p = Pseudonymizer::new(bytes).map_err(|e| e.to_string())?;
@@ -91,7 +94,7 @@ pub async fn run(a: ServeArgs) -> Result<String, String> {
             a.config.display()
         )
     })?;
-    let (pseudo, key_from) = pseudonymizer(&a.pseudonym_key_file)?;
+    let (pseudo, key_from) = pseudonymizer(&a.pseudonym_key_file, true)?;
     let store: Arc<dyn Store> = Arc::from(crate::stores::open(&a.db).await?);
     let tenant = config.tenant.id.clone();
     let audit = config.audit.clone();
@@ -108,17 +111,11 @@ pub async fn run(a: ServeArgs) -> Result<String, String> {
     let verifier = signer.as_ref().map(|s| s.verifier());
     let publisher = match signer {
         Some(signer) if audit.checkpoint_dir.is_some() || audit.checkpoint_webhook.is_some() => {
-            let mut p = alur_core::witness::Publisher::new(store.clone(), tenant.clone(), signer);
-            if let Some(d) = &audit.checkpoint_dir {
-                p = p.sink(alur_witness::DirectorySink::new(d));
-            }
-            if let Some(url) = &audit.checkpoint_webhook {
-                let secret = std::env::var("ALUR_CHECKPOINT_WEBHOOK_SECRET")
-                    .ok()
-                    .filter(|s| !s.is_empty())
-                    .map(String::into_bytes);
-                p = p.sink(alur_witness::WebhookSink::new(url, secret).map_err(|e| e.to_string())?);
-            }
+            let p = crate::audit::with_sinks(
+                alur_core::witness::Publisher::new(store.clone(), tenant.clone(), signer),
+                audit.checkpoint_dir.as_deref().map(Path::new),
+                audit.checkpoint_webhook.as_deref(),
+            )?;
             Some(p.spawn(audit.checkpoint_every, |r| {
                 if let Err(e) = r {
                     eprintln!("checkpoint round failed: {e} (retried next round)");

@@ -477,6 +477,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Whether this event completes its case (an officer's final approval or a deemed
+    /// approval): the event a letter is numbered with.
+    pub fn completes_case(&self) -> bool {
+        matches!(
+            self,
+            Self::Acted {
+                outcome: Some(Outcome::Completed),
+                vote_only: false,
+                ..
+            } | Self::DeemedApproved { .. }
+        )
+    }
+
     /// Whether this records a configuration change (an entry of the `@config` chain) rather
     /// than an event of a case.
     pub fn is_configuration(&self) -> bool {

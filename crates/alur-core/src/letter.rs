@@ -330,6 +330,32 @@ pub enum LetterOp {
     },
 }
 
+/// The applicant's form values of a case, from the stored payloads of its entries (`entries`, in
+/// order: a later value of a field replaces an earlier one). The signer data of letter entries
+/// is not form data and is left out; erased payloads are simply absent.
+pub async fn form_fields<S: crate::Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    entries: &[crate::audit::AuditEntry],
+) -> Result<std::collections::BTreeMap<String, String>, crate::store::StoreError> {
+    use crate::engine::EventKind;
+    let mut fields = std::collections::BTreeMap::new();
+    for e in entries {
+        if e.payload_digest.is_none()
+            || matches!(
+                e.event,
+                EventKind::LetterIssued { .. } | EventKind::LetterRevoked { .. }
+            )
+        {
+            continue;
+        }
+        if let Some(p) = store.payload(tenant, &e.case_id, e.seq).await? {
+            fields.extend(p.fields);
+        }
+    }
+    Ok(fields)
+}
+
 /// Lowercase RFC 4648 base32 without padding (the token alphabet: no `0`/`1`/`8`/`9`, no case
 /// to get wrong when typed from paper).
 pub fn base32(bytes: &[u8]) -> String {

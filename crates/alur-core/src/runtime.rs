@@ -987,16 +987,7 @@ impl<S: Store> Engine<S> {
         if !self.store.capabilities().letters {
             return None;
         }
-        let completing = events.iter().find(|e| {
-            matches!(
-                &e.kind,
-                EventKind::Acted {
-                    outcome: Some(Outcome::Completed),
-                    vote_only: false,
-                    ..
-                } | EventKind::DeemedApproved { .. }
-            )
-        })?;
+        let completing = events.iter().find(|e| e.kind.completes_case())?;
         // A service whose product has no archive classification issues no letter (a complaint's
         // answer, say).
         let classification = def.product.classification.as_deref()?;
@@ -1040,23 +1031,14 @@ impl<S: Store> Engine<S> {
 
     /// Who may sign the case's letter, and how: the officer who approved it (directly or as
     /// Plh./Plt.); after a deemed approval, any officer holding the final step's role at the unit.
-    async fn signer_for(
+    fn signer_for(
         &self,
         case: &Case,
         def: &ServiceDefinition,
+        entries: &[AuditEntry],
         officer: &str,
     ) -> Result<(crate::letter::SignerRecord, ActorRecord), Error> {
-        let entries = self.store.entries(&self.config.tenant.id, &case.id).await?;
-        let completing = entries.iter().rev().find(|e| {
-            matches!(
-                &e.event,
-                EventKind::Acted {
-                    outcome: Some(Outcome::Completed),
-                    vote_only: false,
-                    ..
-                } | EventKind::DeemedApproved { .. }
-            )
-        });
+        let completing = entries.iter().rev().find(|e| e.event.completes_case());
         let Some(completing) = completing else {
             return Err(Error::new(
                 ErrorKind::InvalidTransition,
@@ -1196,7 +1178,8 @@ impl<S: Store> Engine<S> {
         let def = self
             .definition(&case.service, case.definition_version)
             .await?;
-        let (signer, signer_actor) = self.signer_for(&case, &def, officer).await?;
+        let entries = self.store.entries(tenant, case_id).await?;
+        let (signer, signer_actor) = self.signer_for(&case, &def, &entries, officer)?;
         let date = self
             .calendars()
             .for_unit(&case.unit)
@@ -1215,14 +1198,7 @@ impl<S: Store> Engine<S> {
             }
             crate::model::Validity::Unlimited => None,
         };
-        let mut fields = BTreeMap::new();
-        for e in self.store.entries(tenant, case_id).await? {
-            if e.payload_digest.is_some()
-                && let Some(p) = self.store.payload(tenant, case_id, e.seq).await?
-            {
-                fields.extend(p.fields);
-            }
-        }
+        let fields = crate::letter::form_fields(&self.store, tenant, &entries).await?;
         let verify_url = format!("{}/{}", self.config.letters.verify_url, letter.token);
         Ok(LetterDraft {
             letter,

@@ -268,25 +268,13 @@ pub async fn render_again<S: Store + ?Sized>(
         .signer
         .clone()
         .ok_or_else(|| format!("letter {} is not issued yet", letter.number))?;
-    let mut fields = BTreeMap::new();
-    for e in store
+    let entries = store
         .entries(tenant, &letter.case_id)
         .await
-        .map_err(|e| e.to_string())?
-    {
-        if e.payload_digest.is_some()
-            && !matches!(
-                e.event,
-                EventKind::LetterIssued { .. } | EventKind::LetterRevoked { .. }
-            )
-            && let Some(p) = store
-                .payload(tenant, &letter.case_id, e.seq)
-                .await
-                .map_err(|e| e.to_string())?
-        {
-            fields.extend(p.fields);
-        }
-    }
+        .map_err(|e| e.to_string())?;
+    let fields = alur_core::letter::form_fields(store, tenant, &entries)
+        .await
+        .map_err(|e| e.to_string())?;
     let tz = config.calendars.for_unit(&letter.unit).time_zone().clone();
     let date = letter
         .issued_at
