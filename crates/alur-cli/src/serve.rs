@@ -95,7 +95,23 @@ pub async fn run(a: ServeArgs) -> Result<String, String> {
         )
     })?;
     let (pseudo, key_from) = pseudonymizer(&a.pseudonym_key_file, true)?;
-    let store: Arc<dyn Store> = Arc::from(crate::stores::open(&a.db).await?);
+    let (store, kpi_db) =
+        crate::stores::open_with_kpi(&a.db, alur_sqlite::Durability::Full).await?;
+    let store: Arc<dyn Store> = Arc::from(store);
+    // Performance figures are refreshed from the audit log at most once a minute.
+    let kpi: Option<Arc<dyn alur_server::KpiSource>> = match kpi_db {
+        crate::stores::KpiDb::Sqlite(k) => Some(Arc::new(alur_server::SqliteKpiSource::new(
+            k,
+            &config,
+            Duration::from_secs(60),
+        ))),
+        crate::stores::KpiDb::Postgres(k) => Some(Arc::new(alur_server::PgKpiSource::new(
+            k,
+            &config,
+            Duration::from_secs(60),
+        ))),
+        crate::stores::KpiDb::None => None,
+    };
     let tenant = config.tenant.id.clone();
     let audit = config.audit.clone();
     let engine = Arc::new(
@@ -155,6 +171,9 @@ pub async fn run(a: ServeArgs) -> Result<String, String> {
         ..Default::default()
     };
     let mut state = alur_server::AppState::new(engine, auth, settings);
+    if let Some(kpi) = kpi {
+        state = state.with_kpi(kpi);
+    }
     let accounts = if a.accounts.is_file() {
         let f = alur_server::FileAuthenticator::load(&a.accounts)
             .map_err(|e| format!("{}: {e}", a.accounts.display()))?;

@@ -14,6 +14,7 @@
 //! | `POST /lacak/{code}/aksi` | the applicant's action on a returned file (e.g. `kirim-ulang`) |
 //! | `GET /surat/{token}` | an issued letter's document, for printing |
 //! | `GET /petugas/perkara/{id}/dokumen/{sha256}` | a document uploaded with a case, for its unit's officers |
+//! | `GET /api/v1/kpi`, `GET /kinerja` | performance figures as JSON or CSV, and the dashboard page ([`KpiSource`]) |
 //! | `/masuk`, `/keluar`, `/petugas`, `/petugas/perkara/{id}` | officers' sign-in and pages (with [`FileAuthenticator`]) |
 //! | `/open311/v2/…` | Open311 GeoReport v2: `services.json`, `services/{code}.json`, `requests.json` |
 //!
@@ -50,6 +51,7 @@ mod apply;
 pub mod auth;
 pub mod blobs;
 mod forms;
+pub mod kpi;
 mod letters;
 pub mod metrics;
 mod officer;
@@ -67,6 +69,7 @@ pub use auth::{
     TrustedHeaderAuthenticator,
 };
 pub use blobs::{Attachment, BlobRef, BlobStore, FsBlobStore, MemoryBlobStore};
+pub use kpi::{KpiSource, PgKpiSource, SqliteKpiSource};
 pub use metrics::Metrics;
 pub use problem::Problem;
 pub use ratelimit::RateLimiter;
@@ -101,6 +104,9 @@ pub struct Settings {
     /// The tenant's checkpoint verifier key: letter verification then also checks the
     /// signature of the checkpoint its inclusion proof leads to.
     pub checkpoint_verifier: Option<alur_merkle::checkpoint::CheckpointVerifier>,
+    /// Whether the performance figures (`/api/v1/kpi`, `/kinerja`) are public; `false`: only
+    /// signed-in officers read them.
+    pub public_kpi: bool,
 }
 
 impl Default for Settings {
@@ -121,6 +127,7 @@ impl Default for Settings {
                 "image/png".into(),
             ],
             checkpoint_verifier: None,
+            public_kpi: false,
         }
     }
 }
@@ -138,6 +145,7 @@ pub struct AppState<S: Store> {
     accounts: Option<Arc<FileAuthenticator>>,
     letters: Arc<letters::LetterKit>,
     blobs: Arc<dyn BlobStore>,
+    kpi: Option<Arc<dyn KpiSource>>,
 }
 
 impl<S: Store> Clone for AppState<S> {
@@ -151,6 +159,7 @@ impl<S: Store> Clone for AppState<S> {
             accounts: self.accounts.clone(),
             letters: self.letters.clone(),
             blobs: self.blobs.clone(),
+            kpi: self.kpi.clone(),
         }
     }
 }
@@ -170,6 +179,7 @@ impl<S: Store> AppState<S> {
             accounts: None,
             letters,
             blobs,
+            kpi: None,
         }
     }
 
@@ -177,6 +187,13 @@ impl<S: Store> AppState<S> {
     #[must_use]
     pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
         self.blobs = blobs;
+        self
+    }
+
+    /// Serve performance figures (`/api/v1/kpi`, `/kinerja`) from `kpi`.
+    #[must_use]
+    pub fn with_kpi(mut self, kpi: Arc<dyn KpiSource>) -> Self {
+        self.kpi = Some(kpi);
         self
     }
 
@@ -242,6 +259,8 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/api/v1/cases/{id}", get(api::case::<S>))
         .route("/api/v1/cases/{id}/timeline", get(api::timeline::<S>))
         .route("/api/v1/cases/{id}/actions", post(api::act::<S>))
+        .route("/api/v1/kpi", get(kpi::api_report::<S>))
+        .route("/kinerja", get(kpi::dashboard::<S>))
         .route("/", get(pages::catalogue::<S>))
         .route("/layanan/{id}", get(pages::service::<S>))
         .route("/layanan/{id}/ajukan", get(apply::form::<S>))

@@ -31,7 +31,7 @@ fn forbidden_page() -> Response {
 }
 
 /// Not signed in: to the sign-in form when there is one, else a 401 page.
-fn sign_in_first<S: Store>(state: &AppState<S>) -> Response {
+pub(crate) fn sign_in_first<S: Store>(state: &AppState<S>) -> Response {
     if state.accounts.is_some() {
         Redirect::to("/masuk").into_response()
     } else {
@@ -201,10 +201,15 @@ pub(crate) async fn inbox<S: Store>(
     let calendars = state.engine.calendars();
     let csrf = csrf_for(&state, &headers);
     let mut b = format!(
-        "{SLA_CSS}<p>Petugas: <strong>{}</strong></p>{}\
+        "{SLA_CSS}<p>Petugas: <strong>{}</strong>{}</p>{}\
 <p class=\"muted\">Keterangan: ● Tepat waktu (hijau) · ▲ Tahap terlambat: batas waktu tahap terlewati (kuning) · \
 ■ Melewati batas waktu layanan (merah).</p>",
         e(&officer),
+        if state.kpi.is_some() {
+            " · <a href=\"/kinerja\">Kinerja pelayanan</a>"
+        } else {
+            ""
+        },
         logout_form(&csrf)
     );
     if cases.is_empty() {

@@ -53,6 +53,51 @@ const IDEMPOTENCY_KEY: Param = Param {
     description: "Same key and body replays the first response; the key with a different body is 422",
 };
 
+const KPI_PARAMS: &[Param] = &[
+    Param {
+        name: "unit",
+        location: In::Query,
+        required: false,
+        description: "Region code (21, 21.71, 21.71.10) or `nasional`; default: the tenant's region",
+    },
+    Param {
+        name: "period",
+        location: In::Query,
+        required: false,
+        description: "Month (2026-03), quarter (2026-Q1) or year (2026); default: the current month",
+    },
+    Param {
+        name: "by",
+        location: In::Query,
+        required: false,
+        description: "Rows: children (default), kabupaten, kota, kecamatan, kelurahan, desa, all, total",
+    },
+    Param {
+        name: "service",
+        location: In::Query,
+        required: false,
+        description: "Only this service",
+    },
+    Param {
+        name: "per_service",
+        location: In::Query,
+        required: false,
+        description: "`true`: one row per service under each region as well",
+    },
+    Param {
+        name: "format",
+        location: In::Query,
+        required: false,
+        description: "`json` (default) or `csv` (the API only)",
+    },
+    Param {
+        name: "lang",
+        location: In::Query,
+        required: false,
+        description: "CSV headers: `id` (default) or `en`",
+    },
+];
+
 const JURISDICTION: Param = Param {
     name: "jurisdiction_id",
     location: In::Query,
@@ -222,6 +267,37 @@ pub const OPERATIONS: &[Operation] = &[
         responses: &[
             (200, "The verdict (`unknown` for a token no letter has)"),
             (429, "Rate limited"),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/api/v1/kpi",
+        id: "kpiReport",
+        summary: "Performance figures of a region and the regions below it for a period (KPIs, IKM)",
+        officer: true,
+        params: KPI_PARAMS,
+        body: None,
+        responses: &[
+            (200, "The report (JSON, or CSV with `format=csv`)"),
+            (400, "Unknown region, bad period or bad parameter"),
+            (401, "Not signed in (unless the figures are public)"),
+            (404, "This service desk serves no performance figures"),
+        ],
+    },
+    Operation {
+        method: "get",
+        path: "/kinerja",
+        id: "kpiDashboard",
+        summary: "The performance dashboard page (HTML, inline SVG charts, no scripts)",
+        officer: true,
+        params: KPI_PARAMS,
+        body: None,
+        responses: &[
+            (200, "The dashboard"),
+            (303, "To the sign-in form"),
+            (400, "Unknown region, bad period or bad parameter"),
+            (401, "Not signed in (unless the figures are public)"),
+            (404, "This service desk serves no performance figures"),
         ],
     },
     Operation {
@@ -421,10 +497,18 @@ pub const OPERATIONS: &[Operation] = &[
     },
 ];
 
+/// Every `{name}` of a path template, wherever it stands in its segment (`{code}.json`).
 fn path_params(path: &str) -> Vec<&str> {
-    path.split('/')
-        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .collect()
+    let mut names = Vec::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let Some(len) = rest[open..].find('}') else {
+            break;
+        };
+        names.push(&rest[open + 1..open + len]);
+        rest = &rest[open + len + 1..];
+    }
+    names
 }
 
 fn schemas() -> Value {
@@ -628,5 +712,13 @@ mod tests {
             }
         }
         assert_eq!(doc["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn path_parameters_are_found_inside_segments() {
+        assert_eq!(path_params("/open311/v2/services/{code}.json"), ["code"]);
+        assert_eq!(path_params("/api/v1/cases/{id}/actions"), ["id"]);
+        assert_eq!(path_params("/a/{x}-{y}/b/{z}"), ["x", "y", "z"]);
+        assert!(path_params("/health").is_empty());
     }
 }

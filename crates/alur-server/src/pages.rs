@@ -33,6 +33,11 @@ pub(crate) fn layout(status: StatusCode, title: &str, body: &str) -> Response {
         e(title),
         e(title)
     );
+    html_response(status, html)
+}
+
+/// An HTML document with the pages' security headers (no scripts, no framing).
+pub(crate) fn html_response(status: StatusCode, html: String) -> Response {
     let mut r = (status, html).into_response();
     let h = r.headers_mut();
     h.insert(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use alur_core::{Engine, MemoryStore, Store};
-use alur_server::{AppState, Settings, TokenAuthenticator};
+use alur_server::{AppState, KpiSource, Settings, SqliteKpiSource, TokenAuthenticator};
 use serde_json::{Value, json};
 
 struct Desk<S: Store> {
@@ -13,13 +13,24 @@ struct Desk<S: Store> {
 }
 
 async fn start<S: Store>(store: S, settings: Settings) -> Desk<S> {
+    start_with(store, settings, None).await
+}
+
+async fn start_with<S: Store>(
+    store: S,
+    settings: Settings,
+    kpi: Option<Arc<dyn KpiSource>>,
+) -> Desk<S> {
     let (engine, _clock) = alur_testkit::engine(store).await;
     let engine = Arc::new(engine);
     let auth = TokenAuthenticator::new()
         .with_token("t-operator", "baloi-operator")
         .with_token("t-kasi", "baloi-kasi")
         .with_token("t-taman", "tamanbaloi-lurah");
-    let state = AppState::new(engine.clone(), Arc::new(auth), settings);
+    let mut state = AppState::new(engine.clone(), Arc::new(auth), settings);
+    if let Some(kpi) = kpi {
+        state = state.with_kpi(kpi);
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -485,4 +496,122 @@ async fn runs_on_sqlite() {
     );
     let inbox = d.get("/api/v1/inbox", Some("t-operator")).await.json();
     assert_eq!(inbox["cases"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn performance_figures_for_officers_as_json_csv_and_a_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("alur.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = alur_sqlite::SqliteStore::open(&url, alur_sqlite::SqliteOptions::default())
+        .await
+        .expect("sqlite");
+    let source = SqliteKpiSource::new(
+        alur_kpi::SqliteKpi::new(&path),
+        &alur_testkit::kepri(),
+        std::time::Duration::ZERO,
+    );
+    let d = start_with(store, settings(), Some(Arc::new(source))).await;
+    for (i, name) in ["Ani", "Budi"].iter().enumerate() {
+        let r = d.submit(&format!("kpi-{i}"), &domisili(name)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+
+    // Officers only (by default), as problems for the API and a page for the dashboard.
+    assert!(d.get("/api/v1/kpi", None).await.is_problem(401));
+    assert_eq!(d.get("/kinerja", None).await.status, 401);
+
+    // The test clock is in March 2026: the default period is that month.
+    let r = d
+        .get("/api/v1/kpi?unit=21.71&by=kecamatan", Some("t-kasi"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.content_type.starts_with("application/json"));
+    let report = r.json();
+    assert_eq!(report["period"], "2026-03");
+    assert_eq!(report["rows"][0]["code"], "21.71");
+    assert_eq!(report["rows"][0]["figures"]["received"], 2);
+    let lubuk_baja = report["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["code"] == "21.71.10"))
+        .expect("the kecamatan of Baloi Permai is a row");
+    assert_eq!(lubuk_baja["figures"]["received"], 2);
+
+    // A period with nothing in it, and the province by its kabupaten and kota.
+    let r = d
+        .get("/api/v1/kpi?unit=21&period=2026-02", Some("t-kasi"))
+        .await
+        .json();
+    assert_eq!(r["rows"][0]["figures"]["received"], 0);
+
+    let csv = d
+        .get("/api/v1/kpi?unit=21.71&format=csv&lang=en", Some("t-kasi"))
+        .await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.content_type.starts_with("text/csv"));
+    assert!(csv.text.lines().count() >= 2, "{}", csv.text);
+
+    for bad in [
+        "/api/v1/kpi?period=2026-13",
+        "/api/v1/kpi?by=planet",
+        "/api/v1/kpi?format=xml",
+        "/api/v1/kpi?unit=99.99",
+    ] {
+        let r = d.get(bad, Some("t-kasi")).await;
+        assert!(r.is_problem(400), "{bad}: {} {}", r.status, r.text);
+    }
+
+    let page = d
+        .get(
+            "/kinerja?unit=21.71&period=2026-03&by=kecamatan",
+            Some("t-kasi"),
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.content_type.starts_with("text/html"));
+    assert!(page.text.contains("Kinerja Pelayanan"), "{}", page.text);
+    assert!(
+        page.text
+            .contains("<form method=\"get\" action=\"/kinerja\"")
+    );
+    assert!(
+        page.text.contains("<svg"),
+        "the dashboard draws its charts inline"
+    );
+    assert!(!page.text.contains("<script"));
+    // Whatever the query says is escaped on the page.
+    let r = d
+        .get("/kinerja?unit=%3Cb%3Ex&period=2026-03", Some("t-kasi"))
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(!r.text.contains("<b>x"), "{}", r.text);
+}
+
+#[tokio::test]
+async fn performance_figures_can_be_public() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("alur.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = alur_sqlite::SqliteStore::open(&url, alur_sqlite::SqliteOptions::default())
+        .await
+        .expect("sqlite");
+    let source = SqliteKpiSource::new(
+        alur_kpi::SqliteKpi::new(&path),
+        &alur_testkit::kepri(),
+        std::time::Duration::from_secs(60),
+    );
+    let public = Settings {
+        public_kpi: true,
+        ..settings()
+    };
+    let d = start_with(store, public, Some(Arc::new(source))).await;
+    let r = d.get("/api/v1/kpi?unit=21", None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["rows"][0]["figures"]["received"], 0);
+    // Within the refresh interval the same question gets the same answer, even after a new
+    // submission.
+    assert_eq!(d.submit("p", &domisili("Citra")).await.status, 201);
+    let again = d.get("/api/v1/kpi?unit=21", None).await;
+    assert_eq!(again.json()["rows"][0]["figures"]["received"], 0);
+    assert_eq!(d.get("/kinerja?unit=21", None).await.status, 200);
 }
