@@ -27,6 +27,19 @@ pub struct ServeArgs {
     /// Directory for uploaded documents (created on the first upload).
     #[arg(long, default_value = "alur-dokumen")]
     uploads: PathBuf,
+    /// Largest uploaded document, in KiB.
+    #[arg(long, default_value_t = 2048)]
+    max_upload_kib: usize,
+    /// Most documents in one submission.
+    #[arg(long, default_value_t = 10)]
+    max_upload_files: usize,
+    /// Reverse proxies in front of alur, comma-separated IP addresses: their requests are
+    /// rate-limited by the client address they put in X-Forwarded-For.
+    #[arg(long, value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
+    /// Performance figures (/api/v1/kpi, /kinerja) readable without signing in.
+    #[arg(long)]
+    public_kpi: bool,
     /// Officer accounts for signing in on the pages (`alur account add`); used when the file
     /// exists.
     #[arg(long, default_value = "accounts.toml")]
@@ -167,6 +180,10 @@ pub async fn run(a: ServeArgs) -> Result<String, String> {
         letter_config_dir: Some(a.config.clone()),
         letter_pdf: alur_letter::ChromiumRenderer::from_env().is_available(),
         upload_dir: a.uploads.clone(),
+        max_upload_bytes: a.max_upload_kib.saturating_mul(1024),
+        max_upload_files: a.max_upload_files,
+        public_kpi: a.public_kpi,
+        trusted_proxies: a.trusted_proxy.clone(),
         checkpoint_verifier: verifier,
         ..Default::default()
     };

@@ -4,9 +4,9 @@
 //! submission form, the sign-in form, officers recognised by a header) the token is a random
 //! value also set in the `alur_csrf` cookie (double submit): a cross-site form can send neither.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
@@ -182,8 +182,8 @@ impl<St: Send + Sync> FromRequestParts<St> for ClientIp {
         Ok(Self(
             parts
                 .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
+                .get::<crate::ratelimit::ClientAddr>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0),
         ))
     }
 }

@@ -104,6 +104,10 @@ pub struct Settings {
     /// The tenant's checkpoint verifier key: letter verification then also checks the
     /// signature of the checkpoint its inclusion proof leads to.
     pub checkpoint_verifier: Option<alur_merkle::checkpoint::CheckpointVerifier>,
+    /// Reverse proxies in front of the service desk: a request from one of them is counted
+    /// against the address it appended to `X-Forwarded-For` ([`ratelimit::client_ip`]);
+    /// empty: the connection's peer is the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Whether the performance figures (`/api/v1/kpi`, `/kinerja`) are public; `false`: only
     /// signed-in officers read them.
     pub public_kpi: bool,
@@ -128,6 +132,7 @@ impl Default for Settings {
             ],
             checkpoint_verifier: None,
             public_kpi: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -291,6 +296,10 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::count::<S>,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::client_address::<S>,
         ))
         .with_state(state)
 }

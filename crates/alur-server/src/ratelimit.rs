@@ -86,9 +86,63 @@ impl RateLimiter {
     }
 }
 
-/// The middleware: the client's address comes from axum's `ConnectInfo` (serve with
-/// `into_make_service_with_connect_info::<SocketAddr>()`, as [`crate::serve`] does); without it
-/// every client shares one bucket.
+/// The client's address as the service desk sees it, put in the request's extensions by
+/// [`client_address`] for the rate limits and the sign-in throttle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClientAddr(pub IpAddr);
+
+/// The client of a request: the connection's peer, or, when the peer is one of
+/// `trusted_proxies`, the right-most `X-Forwarded-For` entry that is not itself a trusted
+/// proxy (entries further left are the client's own claims and are not believed).
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    forwarded_for: Option<&str>,
+    trusted_proxies: &[IpAddr],
+) -> IpAddr {
+    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let Some(peer) = peer else {
+        return unspecified;
+    };
+    if !trusted_proxies.contains(&peer) {
+        return peer;
+    }
+    let Some(list) = forwarded_for else {
+        return peer;
+    };
+    for entry in list.rsplit(',') {
+        match entry.trim().parse::<IpAddr>() {
+            Ok(ip) if trusted_proxies.contains(&ip) => continue,
+            Ok(ip) => return ip,
+            // A malformed entry: the chain cannot be followed further; the proxy is the client.
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
+/// The outermost middleware: resolve the client's address once ([`client_ip`] with the
+/// settings' trusted proxies) from axum's `ConnectInfo` (serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`, as [`crate::serve`] does; without it
+/// every client shares one bucket).
+pub(crate) async fn client_address<S: Store>(
+    State(state): State<AppState<S>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let ip = client_ip(peer, forwarded, &state.settings.trusted_proxies);
+    req.extensions_mut().insert(ClientAddr(ip));
+    next.run(req).await
+}
+
+/// The middleware of the public endpoints: a token bucket per client address.
 pub(crate) async fn limit<S: Store>(
     State(state): State<AppState<S>>,
     req: Request,
@@ -96,8 +150,8 @@ pub(crate) async fn limit<S: Store>(
 ) -> Response {
     let ip = req
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        .get::<ClientAddr>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
     match state.limiter.check(ip) {
         Ok(()) => next.run(req).await,
         Err(wait) => Problem::too_many_requests(wait).into_response(),
@@ -119,5 +173,37 @@ mod tests {
         assert!((1..=60).contains(&wait));
         assert!(l.check(b).is_ok());
         assert!(RateLimiter::new(0).check(a).is_ok());
+    }
+
+    #[test]
+    fn the_client_behind_a_trusted_proxy_is_the_forwarded_address() {
+        let proxy: IpAddr = "10.0.0.9".parse().expect("ip");
+        let client: IpAddr = "203.0.113.7".parse().expect("ip");
+        let trusted = [proxy];
+        // No proxy configured: the peer, whatever the header claims.
+        assert_eq!(client_ip(Some(client), Some("1.2.3.4"), &[]), client);
+        assert_eq!(client_ip(Some(proxy), Some("203.0.113.7"), &[]), proxy);
+        // Through the trusted proxy: the address it appended, not what the client wrote.
+        assert_eq!(
+            client_ip(Some(proxy), Some("203.0.113.7"), &trusted),
+            client
+        );
+        assert_eq!(
+            client_ip(Some(proxy), Some("6.6.6.6, 203.0.113.7"), &trusted),
+            client
+        );
+        assert_eq!(
+            client_ip(Some(proxy), Some("203.0.113.7, 10.0.0.9"), &trusted),
+            client
+        );
+        // A direct client cannot claim another address.
+        assert_eq!(client_ip(Some(client), Some("6.6.6.6"), &trusted), client);
+        // A proxy without the header, or a garbled one, stands for the client.
+        assert_eq!(client_ip(Some(proxy), None, &trusted), proxy);
+        assert_eq!(client_ip(Some(proxy), Some("x, y"), &trusted), proxy);
+        assert_eq!(
+            client_ip(None, None, &trusted),
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        );
     }
 }

@@ -477,6 +477,40 @@ async fn public_endpoints_are_rate_limited() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_limit() {
+    let d = start(
+        MemoryStore::new(),
+        Settings {
+            public_requests_per_minute: 2,
+            trusted_proxies: vec!["127.0.0.1".parse().expect("ip")],
+            ..Settings::default()
+        },
+    )
+    .await;
+    let track = |client: &'static str| {
+        let d = &d;
+        async move {
+            d.send(
+                "GET",
+                "/api/v1/track/aaaa.bbbb",
+                None,
+                &[("x-forwarded-for", client)],
+                None,
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(track("203.0.113.1").await, 404);
+    assert_eq!(track("203.0.113.1").await, 404);
+    assert_eq!(track("203.0.113.1").await, 429);
+    // Another citizen behind the same proxy is not held back by the first one, and a client
+    // cannot escape its limit by claiming another address in front of the proxy's entry.
+    assert_eq!(track("203.0.113.2").await, 404);
+    assert_eq!(track("9.9.9.9, 203.0.113.1").await, 429);
+}
+
+#[tokio::test]
 async fn runs_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("alur.db").display());
