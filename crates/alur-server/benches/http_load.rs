@@ -9,10 +9,19 @@
 //! 2. submissions: `POST /api/v1/cases` (each with its own `Idempotency-Key` and applicant);
 //! 3. case-status reads: `GET /api/v1/track/{code}` over the codes phase 2 handed out.
 //!
+//! 4. an officer's inbox: `GET /api/v1/inbox` (the operator of the unit every case is at).
+//!
+//! Before the phases the database is filled with `ALUR_BENCH_PREFILL` open cases (default
+//! 1,000,000: copies of one real engine case made with plain SQL, each with its inbox row), and
+//! the reads pick among all of them. A sampler reads the process's resident memory (`VmRSS`)
+//! every 50 ms while the server serves; the bench prints the largest value next to the
+//! process's size just before the server started (the baseline: runtime, the filled database
+//! closed).
+//!
 //! It prints requests/s, latency p50/p99/max and the ratio to the baseline for each phase.
 //! Sizes: `ALUR_BENCH_SECONDS` (per phase, default 10), `ALUR_BENCH_CONNECTIONS` (reads,
 //! default 32), `ALUR_BENCH_SUBMIT_CONNECTIONS` (default 32), `ALUR_BENCH_SERVER_THREADS`
-//! (default 2).
+//! (default 2), `ALUR_BENCH_PREFILL`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -99,6 +108,71 @@ impl Conn {
 
 fn get(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: application/json\r\n\r\n").into_bytes()
+}
+
+fn get_as(path: &str, token: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: application/json\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// This process's resident memory, KiB (`VmRSS`).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Copy the one case in the database `n` times (ids `<id>-0000000`…), each with its inbox
+/// row, with plain SQL on a connection of its own that is closed afterwards.
+async fn prefill(path: &std::path::Path, n: u64) -> String {
+    use sqlx::{ConnectOptions, Connection};
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Off)
+        .connect()
+        .await
+        .expect("connect");
+    let original: String = sqlx::query_scalar("SELECT id FROM cases")
+        .fetch_one(&mut conn)
+        .await
+        .expect("one case");
+    let started = Instant::now();
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?2)
+         INSERT INTO cases (tenant, id, version, service, definition_version, unit, status, is_open,
+                            pending_unit, pending_roles, assignee, submitted_at, updated_at, due_at, body)
+         SELECT c.tenant, printf('%s-%07d', c.id, n.i), c.version, c.service, c.definition_version,
+                c.unit, c.status, c.is_open, c.pending_unit, c.pending_roles, c.assignee,
+                c.submitted_at, c.updated_at, c.due_at,
+                replace(c.body, '\"' || c.id || '\"', '\"' || printf('%s-%07d', c.id, n.i) || '\"')
+         FROM cases c, n WHERE c.id = ?1",
+    )
+    .bind(&original)
+    .bind(i64::try_from(n).expect("size"))
+    .execute(&mut conn)
+    .await
+    .expect("prefill");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM cases")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM case_pending")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    conn.close().await.expect("close");
+    println!(
+        "prefilled {rows} cases ({pending} inbox rows) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    original
 }
 
 fn submission(n: u64) -> Vec<u8> {
@@ -223,13 +297,47 @@ fn main() {
     let submit_conns = env("ALUR_BENCH_SUBMIT_CONNECTIONS", 32);
     let server_threads = env("ALUR_BENCH_SERVER_THREADS", 2) as usize;
 
+    let prefill_n = env("ALUR_BENCH_PREFILL", 1_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("alur.db").display());
+    let db_path = dir.path().join("alur.db");
+    let url = format!("sqlite://{}", db_path.display());
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(server_threads)
         .enable_all()
         .build()
         .expect("server runtime");
+    // One real case through the engine, copied `prefill_n` times, before the server starts.
+    let original = server.block_on(async {
+        let store = alur_sqlite::SqliteStore::open(&url, alur_sqlite::SqliteOptions::default())
+            .await
+            .expect("sqlite");
+        let engine = alur_core::Engine::new(
+            alur_testkit::kepri(),
+            store,
+            Arc::new(alur_core::SystemClock),
+            alur_testkit::pseudonymizer(),
+        )
+        .await
+        .expect("engine");
+        engine
+            .submit(alur_testkit::domisili(1), None)
+            .await
+            .expect("submit");
+        drop(engine);
+        prefill(&db_path, prefill_n).await
+    });
+    let baseline_rss = rss_kib();
+    let peak_rss = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (peak, on) = (peak_rss.clone(), sampling.clone());
+        std::thread::spawn(move || {
+            while on.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
     let addr = server.block_on(async {
         let store = alur_sqlite::SqliteStore::open(&url, alur_sqlite::SqliteOptions::default())
             .await
@@ -247,11 +355,8 @@ fn main() {
             upload_dir: dir.path().join("dokumen"),
             ..Default::default()
         };
-        let state = alur_server::AppState::new(
-            Arc::new(engine),
-            Arc::new(alur_server::NoAuthenticator),
-            settings,
-        );
+        let auth = alur_server::TokenAuthenticator::new().with_token("bench", "baloi-operator");
+        let state = alur_server::AppState::new(Arc::new(engine), Arc::new(auth), settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -311,25 +416,50 @@ fn main() {
 
         let codes: Arc<Vec<String>> = Arc::new(std::mem::take(&mut *codes.lock().expect("codes")));
         assert!(!codes.is_empty(), "no submission succeeded");
+        let submitted = codes.len() as u64;
         let pick = codes.clone();
+        let pseudonyms = alur_testkit::pseudonymizer();
         let track = run(
             "GET /api/v1/track/{code}",
             addr,
             read_conns,
             seconds,
             move |n| {
-                // A fixed stride over the codes: every case is read, in no cache-friendly order.
-                let i = (n.wrapping_mul(2_654_435_761)) as usize % pick.len();
-                get(&format!("/api/v1/track/{}", pick[i]))
+                // A fixed stride over every case (copies and submissions): no cache-friendly order.
+                let i = n.wrapping_mul(2_654_435_761) % (prefill_n + submitted);
+                let code = if i < prefill_n {
+                    alur_server::tracking::code(&pseudonyms, &format!("{original}-{i:07}"))
+                } else {
+                    pick[(i - prefill_n) as usize].clone()
+                };
+                get(&format!("/api/v1/track/{code}"))
             },
             |a| a.status == 200,
         )
         .await;
         track.print(Some(health.rate()));
+
+        let inbox = run(
+            "GET /api/v1/inbox (officer)",
+            addr,
+            read_conns.min(8),
+            seconds,
+            |_| get_as("/api/v1/inbox?limit=50", "bench"),
+            |a| a.status == 200,
+        )
+        .await;
+        inbox.print(Some(health.rate()));
         println!(
             "cases in the database: {}; targets: status reads ≥ 2,000 req/s with p99 < 50 ms, submissions ≥ 500 req/s",
-            codes.len()
+            prefill_n + 1 + submitted
         );
     });
+    sampling.store(false, Ordering::Relaxed);
+    sampler.join().expect("sampler");
+    println!(
+        "resident memory: {:.0} MiB before the server started (baseline), at most {:.0} MiB while serving (target < 200 MB with 1M cases)",
+        baseline_rss as f64 / 1024.0,
+        peak_rss.load(Ordering::Relaxed) as f64 / 1024.0
+    );
     drop(server);
 }
