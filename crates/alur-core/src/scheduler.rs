@@ -2,12 +2,15 @@
 //! lease and fires each through the engine. Several schedulers may share one store: the lease keeps
 //! them apart, and the commit that consumes a timer (`fired_timer`) makes each fire at most once.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::JoinSet;
+
 use crate::error::{Error, ErrorKind};
 use crate::runtime::Engine;
-use crate::store::Store;
+use crate::store::{Store, Timer};
 
 /// What one tick did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,6 +29,7 @@ pub struct Scheduler<S: Store> {
     owner: String,
     lease: jiff::SignedDuration,
     batch: usize,
+    concurrency: usize,
 }
 
 impl<S: Store> Scheduler<S> {
@@ -36,6 +40,7 @@ impl<S: Store> Scheduler<S> {
             owner: owner.into(),
             lease: jiff::SignedDuration::from_secs(60),
             batch: 100,
+            concurrency: 32,
         }
     }
 
@@ -51,7 +56,20 @@ impl<S: Store> Scheduler<S> {
         self
     }
 
-    /// Claim and fire the timers due now, oldest first.
+    /// How many cases' timers fire at the same time within a tick (default 32). Timers of one
+    /// case always fire one after the other, oldest first.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Claim and fire the timers due now: each case's timers oldest first, different cases at
+    /// the same time (their commits can share a group commit).
+    ///
+    /// # Errors
+    /// The first failure other than a conflict or a timer that no longer applies; the other
+    /// cases' timers still fire, and the failed case's remaining timers stay claimed until the
+    /// lease ends (then another tick retries them).
     pub async fn tick(&self) -> Result<Tick, Error> {
         let now = self.engine.clock().now();
         let until = now.checked_add(self.lease).unwrap_or(now);
@@ -65,18 +83,68 @@ impl<S: Store> Scheduler<S> {
             claimed: timers.len(),
             ..Tick::default()
         };
-        for t in &timers {
-            match self.engine.fire(t).await {
-                Ok(_) => tick.fired += 1,
-                Err(e)
-                    if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::InvalidTransition) =>
-                {
-                    tick.skipped += 1
+        // Group by case, keeping the claimed (oldest first) order within each case.
+        let mut cases: Vec<Vec<Timer>> = Vec::new();
+        let mut slot: HashMap<String, usize> = HashMap::new();
+        for t in timers {
+            match slot.get(&t.case_id) {
+                Some(&i) => cases[i].push(t),
+                None => {
+                    slot.insert(t.case_id.clone(), cases.len());
+                    cases.push(vec![t]);
                 }
-                Err(e) => return Err(e),
             }
         }
-        Ok(tick)
+        let mut first_error: Option<Error> = None;
+        let mut waiting = cases.into_iter();
+        let mut running = JoinSet::new();
+        loop {
+            while running.len() < self.concurrency {
+                let Some(case_timers) = waiting.next() else {
+                    break;
+                };
+                let engine = self.engine.clone();
+                running.spawn(async move {
+                    let mut done = Tick::default();
+                    for t in &case_timers {
+                        match engine.fire(t).await {
+                            Ok(_) => done.fired += 1,
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    ErrorKind::Conflict | ErrorKind::InvalidTransition
+                                ) =>
+                            {
+                                done.skipped += 1
+                            }
+                            Err(e) => return (done, Some(e)),
+                        }
+                    }
+                    (done, None)
+                });
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            let (done, error) = joined.unwrap_or_else(|e| {
+                (
+                    Tick::default(),
+                    Some(Error::new(
+                        ErrorKind::Storage,
+                        format!("a timer task failed: {e}"),
+                    )),
+                )
+            });
+            tick.fired += done.fired;
+            tick.skipped += done.skipped;
+            if first_error.is_none() {
+                first_error = error;
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(tick),
+        }
     }
 
     /// Tick until no due timer is left (for catching up after downtime and for tests).

@@ -217,6 +217,35 @@ async fn two_schedulers_sharing_a_store_fire_each_timer_once() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tick_fires_many_cases_at_once_and_each_case_in_order() {
+    let (e, clock) = alur_testkit::engine(MemoryStore::new()).await;
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        ids.push(e.submit(domisili(300 + n), None).await.unwrap().id);
+    }
+    let e = Arc::new(e);
+    clock.set(wib("2026-03-17T12:00:00"));
+    let tick = Scheduler::new(e.clone(), "a")
+        .batch(1000)
+        .concurrency(8)
+        .tick()
+        .await
+        .unwrap();
+    assert_eq!((tick.claimed, tick.fired, tick.skipped), (120, 120, 0));
+    for id in &ids {
+        assert_eq!(
+            kinds(&e, id).await,
+            [
+                "Submitted",
+                "reminder 50",
+                "reminder 80",
+                "step-breach camat@21.71.10"
+            ]
+        );
+    }
+}
+
 #[tokio::test]
 async fn deemed_approval_completes_the_case_with_its_legal_basis() {
     let (e, clock) = alur_testkit::engine(MemoryStore::new()).await;
