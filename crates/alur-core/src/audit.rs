@@ -5,6 +5,8 @@
 //! sorted sets; a golden test pins it so that an encoding change cannot slip in silently.
 //! Personal data never enters an entry: only `payload_digest`, a keyed digest of it.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -81,10 +83,7 @@ impl AuditEntry {
 
     /// Compute this entry's hash from its content.
     pub fn compute_hash(&self) -> String {
-        let mut h = Sha256::new();
-        h.update(DOMAIN);
-        h.update(self.canonical());
-        crate::config::hex(&h.finalize())
+        crate::config::hex(&chain_digest(&self.canonical()))
     }
 
     /// The event this entry records (for replay).
@@ -137,9 +136,40 @@ pub struct EntryColumns<'a> {
 impl EntryColumns<'_> {
     /// The canonical bytes (equal to [`AuditEntry::canonical`] of the same entry).
     pub fn canonical(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.canonical_into(&mut out);
+        out
+    }
+
+    /// An upper bound of the canonical length when no string needs escaping.
+    fn size_hint(&self) -> usize {
+        let opt = |s: Option<&str>| s.map_or(4, |s| s.len() + 2);
+        // Field names and punctuation (159 bytes), quotes, numbers, the time and `null`s.
+        256 + self.tenant.len()
+            + self.case_id.len()
+            + self.service.len()
+            + opt(self.calendar_version)
+            + self.event_json.len()
+            + self.actor_json.len()
+            + opt(self.legal_basis)
+            + self.due_json.map_or(4, str::len)
+            + opt(self.payload_digest)
+            + self.prev_hash.len()
+    }
+
+    /// Append the canonical bytes to `out`.
+    pub fn canonical_into(&self, out: &mut Vec<u8>) {
         fn text(out: &mut Vec<u8>, s: &str) {
-            // Serializing a &str to a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, s);
+            // serde_json escapes only `"`, `\` and control characters: without them the text is
+            // copied as is (same bytes as serde_json's).
+            if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+                out.push(b'"');
+                out.extend_from_slice(s.as_bytes());
+                out.push(b'"');
+            } else {
+                // Serializing a &str to a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, s);
+            }
         }
         fn opt(out: &mut Vec<u8>, s: Option<&str>) {
             match s {
@@ -147,79 +177,130 @@ impl EntryColumns<'_> {
                 None => out.extend_from_slice(b"null"),
             }
         }
-        let mut out = Vec::with_capacity(
-            160 + self.event_json.len() + self.actor_json.len() + self.due_json.map_or(0, str::len),
-        );
+        fn int(out: &mut Vec<u8>, mut v: u64) {
+            let mut buf = [0u8; 20];
+            let mut i = buf.len();
+            loop {
+                i -= 1;
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            out.extend_from_slice(&buf[i..]);
+        }
+        out.reserve(self.size_hint());
         out.extend_from_slice(b"{\"tenant\":");
-        text(&mut out, self.tenant);
+        text(out, self.tenant);
         out.extend_from_slice(b",\"case_id\":");
-        text(&mut out, self.case_id);
-        out.extend_from_slice(format!(",\"seq\":{},\"service\":", self.seq).as_bytes());
-        text(&mut out, self.service);
-        out.extend_from_slice(
-            format!(
-                ",\"definition_version\":{},\"calendar_version\":",
-                self.definition_version
-            )
-            .as_bytes(),
-        );
-        opt(&mut out, self.calendar_version);
+        text(out, self.case_id);
+        out.extend_from_slice(b",\"seq\":");
+        int(out, self.seq);
+        out.extend_from_slice(b",\"service\":");
+        text(out, self.service);
+        out.extend_from_slice(b",\"definition_version\":");
+        int(out, u64::from(self.definition_version));
+        out.extend_from_slice(b",\"calendar_version\":");
+        opt(out, self.calendar_version);
         out.extend_from_slice(b",\"event\":");
         out.extend_from_slice(self.event_json.as_bytes());
         out.extend_from_slice(b",\"actor\":");
         out.extend_from_slice(self.actor_json.as_bytes());
         out.extend_from_slice(b",\"legal_basis\":");
-        opt(&mut out, self.legal_basis);
+        opt(out, self.legal_basis);
         out.extend_from_slice(b",\"at\":");
-        let _ = serde_json::to_writer(&mut out, &self.at);
+        let _ = serde_json::to_writer(&mut *out, &self.at);
         out.extend_from_slice(b",\"due\":");
         match self.due_json {
             Some(d) => out.extend_from_slice(d.as_bytes()),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"payload_digest\":");
-        opt(&mut out, self.payload_digest);
+        opt(out, self.payload_digest);
         out.extend_from_slice(b",\"prev_hash\":");
-        text(&mut out, self.prev_hash);
+        text(out, self.prev_hash);
         out.push(b'}');
-        out
     }
 }
 
-/// An entry as a verifier reads it: its place in the chain, the hashes it states, and the
-/// canonical bytes its hash must cover.
+/// Lower-case hex digit values; 0xff for any other byte.
+const LOWER_HEX: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decode a hash written as the chain writes it: exactly 64 lower-case hex digits (so two texts
+/// decode to the same bytes only when they are equal).
+pub fn parse_chain_hash(hex: &str) -> Option<Hash> {
+    let b = hex.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        let (hi, lo) = (LOWER_HEX[pair[0] as usize], LOWER_HEX[pair[1] as usize]);
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
+    }
+    (bad & 0xf0 == 0).then_some(out)
+}
+
+/// A 32-byte hash.
+pub type Hash = alur_merkle::Hash;
+
+/// SHA-256 over the domain prefix and `canonical`: an entry's hash.
+pub fn chain_digest(canonical: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update(DOMAIN);
+    h.update(canonical);
+    h.finalize().into()
+}
+
+/// An entry as a verifier reads it: its place in the chain, the hashes it states, and the hash
+/// of the canonical bytes built from its content (computed by the verifier's reader, which builds
+/// and hashes each entry's bytes as it reads them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CanonicalEntry {
-    /// Case id.
-    pub case_id: String,
+    /// Case id (shared by the entries of a case read together).
+    pub case_id: Arc<str>,
     /// Sequence.
     pub seq: u64,
-    /// Stated previous hash (hex).
-    pub prev_hash: String,
-    /// Stated hash (hex).
-    pub hash: String,
-    /// Canonical bytes.
-    pub canonical: Vec<u8>,
+    /// Stated previous hash ([`parse_chain_hash`]; `None` when the stored text is not one).
+    pub prev_hash: Option<Hash>,
+    /// Stated hash ([`parse_chain_hash`]; `None` when the stored text is not one).
+    pub hash: Option<Hash>,
+    /// [`chain_digest`] of the canonical bytes ([`AuditEntry::canonical`], or
+    /// [`EntryColumns::canonical`] of the stored columns): the hash the content gives.
+    pub digest: Hash,
 }
 
 impl CanonicalEntry {
     /// From a decoded entry.
     pub fn of(e: &AuditEntry) -> Self {
         Self {
-            case_id: e.case_id.clone(),
+            case_id: Arc::from(e.case_id.as_str()),
             seq: e.seq,
-            prev_hash: e.prev_hash.clone(),
-            hash: e.hash.clone(),
-            canonical: e.canonical(),
+            prev_hash: parse_chain_hash(&e.prev_hash),
+            hash: parse_chain_hash(&e.hash),
+            digest: chain_digest(&e.canonical()),
         }
     }
 
     /// The hash the canonical bytes give (hex).
     pub fn compute_hash(&self) -> String {
-        let mut h = Sha256::new();
-        h.update(DOMAIN);
-        h.update(&self.canonical);
-        crate::config::hex(&h.finalize())
+        crate::config::hex(&self.digest)
     }
 }
 
@@ -583,6 +664,8 @@ mod tests {
             assert_eq!(cols.canonical(), e.canonical());
             let c = CanonicalEntry::of(&e);
             assert_eq!(c.compute_hash(), e.compute_hash());
+            assert_eq!(c.hash, parse_chain_hash(&e.hash));
+            assert_eq!(c.digest, chain_digest(&cols.canonical()));
         }
     }
 
@@ -606,6 +689,21 @@ mod tests {
             "2026-03-02T01:00:00Z".parse().unwrap(),
         )
         .remove(0)
+    }
+
+    /// Stated hashes decode only from what the chain writes (64 lower-case hex digits), so that
+    /// equal bytes mean equal texts.
+    #[test]
+    fn chain_hashes_decode_strictly() {
+        let e = sample();
+        let h = parse_chain_hash(&e.hash).unwrap();
+        assert_eq!(crate::config::hex(&h), e.hash);
+        assert_eq!(parse_chain_hash(GENESIS), Some([0; 32]));
+        assert_eq!(parse_chain_hash(&e.hash.to_uppercase()), None);
+        assert_eq!(parse_chain_hash(&e.hash[1..]), None);
+        assert_eq!(parse_chain_hash(&format!("{}0", e.hash)), None);
+        assert_eq!(parse_chain_hash(&format!("g{}", &e.hash[1..])), None);
+        assert_eq!(parse_chain_hash(&format!("{} ", &e.hash[1..])), None);
     }
 
     #[test]

@@ -491,13 +491,15 @@ pub trait Store: Send + Sync + 'static {
         Err(no_tenant_log())
     }
 
-    /// Like [`Store::all_entries`], each entry with the canonical bytes its hash covers (for
-    /// verification). A store may build them from its stored text without decoding.
+    /// Like [`Store::all_entries`], each entry with the digest of the canonical bytes its hash
+    /// covers (for verification). A store may build the bytes from its stored text without
+    /// decoding.
     ///
     /// # Behavior
-    /// - The same entries, in the same order, as `all_entries`; `canonical` equals
-    ///   [`AuditEntry::canonical`] of the entry as decoded, unless the stored JSON text of an
-    ///   entry differs from its canonical encoding (then the entry fails its hash).
+    /// - The same entries, in the same order, as `all_entries`; `digest` equals
+    ///   [`crate::audit::chain_digest`] of [`AuditEntry::canonical`] of the entry as decoded,
+    ///   unless the stored JSON text of an entry differs from its canonical encoding (then the
+    ///   entry fails its hash).
     async fn canonical_entries(
         &self,
         tenant: &str,

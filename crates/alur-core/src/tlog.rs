@@ -8,12 +8,16 @@
 #![allow(clippy::result_large_err)]
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use alur_merkle::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier, parse_and_verify};
 use alur_merkle::{Frontier, Hash, leaf_hash};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditEntry, CanonicalEntry, GENESIS};
+use crate::audit::{AuditEntry, CanonicalEntry};
+
+/// The previous hash of a case's first entry ([`crate::audit::GENESIS`] as bytes).
+const GENESIS_HASH: Hash = [0; 32];
 use crate::store::{LogLeaf, Store, StoreError, StoreErrorKind, StoredCheckpoint};
 
 /// The checkpoint origin line of a tenant's log.
@@ -21,24 +25,37 @@ pub fn origin(tenant: &str) -> String {
     format!("alur/{tenant}")
 }
 
+/// Hex digit values (either case); 0xff for any other byte.
+const HEX: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
 /// Decode a 64-character hex hash.
 pub fn parse_hash(hex: &str) -> Option<Hash> {
-    if hex.len() != 64 {
+    let b = hex.as_bytes();
+    if b.len() != 64 {
         return None;
     }
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
     let mut out = [0u8; 32];
-    for (o, pair) in out.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
-        *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
     }
-    Some(out)
+    (bad & 0xf0 == 0).then_some(out)
 }
 
 /// The Merkle leaf hash of a log leaf.
@@ -211,10 +228,14 @@ pub struct AuditSummary {
 pub struct Auditor {
     tenant: String,
     summary: AuditSummary,
-    current: Option<(String, u64, String)>,
-    /// Every entry fed, by hash: (index into `case_ids`, seq), to check the log's leaves.
-    entry_hashes: HashMap<Hash, (u32, u64)>,
-    case_ids: Vec<String>,
+    /// The case being read: its id, last sequence and last hash.
+    current: Option<(Arc<str>, u64, Hash)>,
+    /// Every entry's hash, in feeding order (cases, then sequences), to check the log's leaves.
+    hashes: Vec<Hash>,
+    /// The cases fed, in order: where each one's id ends in `names` and its first entry in
+    /// `hashes`.
+    cases: Vec<(usize, usize)>,
+    names: String,
 }
 
 impl Auditor {
@@ -224,8 +245,9 @@ impl Auditor {
             tenant: tenant.into(),
             summary: AuditSummary::default(),
             current: None,
-            entry_hashes: HashMap::new(),
-            case_ids: Vec::new(),
+            hashes: Vec::new(),
+            cases: Vec::new(),
+            names: String::new(),
         }
     }
 
@@ -262,6 +284,7 @@ impl Auditor {
     /// Feed a page of entries read with their canonical bytes (see
     /// [`Store::canonical_entries`]); stops at the first failure.
     pub fn canonical_entries(&mut self, page: &[CanonicalEntry]) -> Result<(), AuditFailure> {
+        self.hashes.reserve(page.len());
         page.iter().try_for_each(|e| self.canonical_entry(e))
     }
 
@@ -269,7 +292,7 @@ impl Auditor {
         AuditFailure {
             what: "chain".into(),
             tenant: self.tenant.clone(),
-            case_id: Some(e.case_id.clone()),
+            case_id: Some(e.case_id.to_string()),
             seq: Some(e.seq),
             index: None,
             detail: detail.into(),
@@ -279,15 +302,13 @@ impl Auditor {
     /// Feed the next entry as read with its canonical bytes (ordered by case id, then sequence).
     pub fn canonical_entry(&mut self, e: &CanonicalEntry) -> Result<(), AuditFailure> {
         let (expected_seq, prev_ok, same_case) = match &self.current {
-            Some((case, seq, hash)) if case == &e.case_id => (seq + 1, e.prev_hash == *hash, true),
-            Some((case, _, _)) if case.as_str() > e.case_id.as_str() => {
+            Some((case, seq, hash)) if Arc::ptr_eq(case, &e.case_id) || case == &e.case_id => {
+                (seq + 1, e.prev_hash.as_ref() == Some(hash), true)
+            }
+            Some((case, _, _)) if **case > *e.case_id => {
                 return Err(self.fail_at(e, "entries are out of order (reordered or inserted)"));
             }
-            _ => {
-                self.summary.cases += 1;
-                self.case_ids.push(e.case_id.clone());
-                (1, e.prev_hash == GENESIS, false)
-            }
+            _ => (1, e.prev_hash == Some(GENESIS_HASH), false),
         };
         if e.seq != expected_seq {
             return Err(self.fail_at(e, format!("sequence {} where {expected_seq} was expected (an entry is missing, duplicated or moved)", e.seq)));
@@ -298,26 +319,92 @@ impl Auditor {
                 "prev_hash does not match the previous entry (deleted, swapped or inserted entry)",
             ));
         }
-        let computed = e.compute_hash();
-        if computed != e.hash {
+        let computed = e.digest;
+        if e.hash != Some(computed) {
             return Err(self.fail_at(
                 e,
                 "content does not match its hash (the entry was modified)",
             ));
         }
-        let h = parse_hash(&computed).ok_or_else(|| self.fail_at(e, "malformed hash"))?;
-        let case_index = u32::try_from(self.case_ids.len().saturating_sub(1)).unwrap_or(u32::MAX);
-        if self.entry_hashes.insert(h, (case_index, e.seq)).is_some() {
-            return Err(self.fail_at(e, "the same entry appears twice"));
-        }
-        match &mut self.current {
-            Some((_, seq, hash)) if same_case => {
+        // (An entry's hash covers its case and sequence, which the checks above make unique: two
+        // entries with one hash would be a SHA-256 collision.)
+        if same_case {
+            if let Some((_, seq, hash)) = &mut self.current {
                 *seq = e.seq;
                 *hash = computed;
             }
-            current => *current = Some((e.case_id.clone(), e.seq, computed)),
+        } else {
+            self.summary.cases += 1;
+            self.names.push_str(&e.case_id);
+            self.cases.push((self.names.len(), self.hashes.len()));
+            self.current = Some((Arc::clone(&e.case_id), e.seq, computed));
         }
+        self.hashes.push(computed);
         self.summary.entries += 1;
+        Ok(())
+    }
+
+    /// The id of the case at `i` (in feeding order).
+    fn case_name(&self, i: usize) -> &str {
+        let start = i.checked_sub(1).map_or(0, |p| self.cases[p].0);
+        &self.names[start..self.cases[i].0]
+    }
+
+    /// The entries of the case at `i`: first index in `hashes` and count.
+    fn case_span(&self, i: usize) -> (usize, usize) {
+        let first = self.cases[i].1;
+        let end = self.cases.get(i + 1).map_or(self.hashes.len(), |c| c.1);
+        (first, end - first)
+    }
+
+    /// The case named `name` (cases are fed in order of their ids).
+    fn find_case(&self, name: &str) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.cases.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.case_name(mid).cmp(name) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
+    }
+
+    /// The first case id fed, if any.
+    fn first_case(&self) -> Option<&str> {
+        (!self.cases.is_empty()).then(|| self.case_name(0))
+    }
+
+    /// Append an audit of the entries that follow this one's (the next part of a tenant read in
+    /// parts, each fed in order from its own start).
+    fn append(&mut self, next: Auditor) -> Result<(), AuditFailure> {
+        let (last, first) = (self.current.as_ref(), next.first_case());
+        if let (Some((last, _, _)), Some(first)) = (last, first)
+            && **last >= *first
+        {
+            return Err(AuditFailure {
+                what: "chain".into(),
+                tenant: self.tenant.clone(),
+                case_id: Some(first.to_owned()),
+                seq: Some(1),
+                index: None,
+                detail: "entries are out of order (reordered or inserted)".into(),
+            });
+        }
+        let (names, hashes) = (self.names.len(), self.hashes.len());
+        self.names.push_str(&next.names);
+        self.cases.extend(
+            next.cases
+                .iter()
+                .map(|&(name_end, first)| (names + name_end, hashes + first)),
+        );
+        self.hashes.extend_from_slice(&next.hashes);
+        if next.current.is_some() {
+            self.current = next.current;
+        }
+        self.summary.entries += next.summary.entries;
+        self.summary.cases += next.summary.cases;
         Ok(())
     }
 
@@ -340,32 +427,49 @@ impl Auditor {
 
     /// Complete the audit with the log side checked separately ([`LogCheck`], e.g. on another
     /// thread while entries were fed): every leaf must name, by case and sequence, the entry its
-    /// hash belongs to; with `strict`, every entry must be in the log and the whole log under a
-    /// signed checkpoint.
+    /// hash belongs to, and no entry may be named twice; with `strict`, every entry must be in the
+    /// log and the whole log under a signed checkpoint.
     pub fn join(mut self, log: LogCheck, strict: bool) -> Result<AuditSummary, AuditFailure> {
         let log = log.end()?;
-        for (h, case_id, seq, index) in &log.labels {
-            match self.entry_hashes.remove(h) {
-                Some((case, s))
-                    if s == *seq
-                        && self.case_ids.get(case as usize).map(String::as_str)
-                            == Some(case_id.as_str()) => {}
-                Some((case, s)) => {
-                    let actual = self
-                        .case_ids
-                        .get(case as usize)
-                        .cloned()
-                        .unwrap_or_default();
-                    return Err(self.fail("log", None, Some(*index), format!("leaf is labelled entry {seq} of case {case_id} but its hash is that of entry {s} of case {actual} (the leaf was relabelled)")));
+        // Each leaf is looked up by its label (case, sequence) and must carry that entry's hash,
+        // each entry at most once: the same outcome as looking the leaf up by its hash and
+        // comparing labels (entries' hashes are distinct). On a failure the lookup by hash is
+        // replayed, for the same report.
+        let mut used = vec![0u64; self.hashes.len().div_ceil(64)];
+        let mut case: Option<(usize, &str)> = None;
+        let mut start = 0;
+        for (i, &(h, end, seq)) in log.labels.iter().enumerate() {
+            let name = &log.names[start..end];
+            start = end;
+            let c = match case {
+                Some((c, n)) if n == name => Some(c),
+                _ => {
+                    let found = self.find_case(name);
+                    if let Some(c) = found {
+                        case = Some((c, name));
+                    }
+                    found
                 }
-                None => {
-                    return Err(self.fail("log", None, Some(*index), format!("leaf names entry {seq} of case {case_id} but no such entry exists (deleted or modified, or the leaf repeats another)")));
-                }
+            };
+            let entry = c.and_then(|c| {
+                let (first, count) = self.case_span(c);
+                let s = usize::try_from(seq).ok()?.checked_sub(1)?;
+                (s < count).then_some(first + s)
+            });
+            let ok = entry.is_some_and(|x| {
+                let (word, bit) = (x / 64, 1u64 << (x % 64));
+                let fresh = used[word] & bit == 0;
+                used[word] |= bit;
+                fresh && self.hashes[x] == h
+            });
+            if !ok {
+                return Err(self.leaf_failure(&log, i));
             }
         }
+        let matched = log.labels.len() as u64;
         self.summary.leaves = log.size;
         self.summary.checkpoints = log.checkpoints;
-        self.summary.unsequenced = self.entry_hashes.len() as u64;
+        self.summary.unsequenced = self.summary.entries - matched;
         if strict {
             if self.summary.unsequenced > 0 {
                 return Err(self.fail(
@@ -392,6 +496,40 @@ impl Auditor {
         }
         Ok(self.summary)
     }
+
+    /// The report for the first bad leaf, `bad`: the leaves replayed up to it, each looked up by
+    /// its hash among the entries not yet named.
+    fn leaf_failure(&self, log: &LogChecked, bad: usize) -> AuditFailure {
+        let mut by_hash: HashMap<Hash, (usize, u64)> = HashMap::with_capacity(self.hashes.len());
+        for c in 0..self.cases.len() {
+            let (first, count) = self.case_span(c);
+            for s in 0..count {
+                by_hash.insert(self.hashes[first + s], (c, s as u64 + 1));
+            }
+        }
+        let mut start = 0;
+        for (i, &(h, end, seq)) in log.labels.iter().enumerate().take(bad + 1) {
+            let case_id = &log.names[start..end];
+            start = end;
+            let index = Some(i as u64);
+            match by_hash.remove(&h) {
+                Some((case, s)) if s == seq && self.case_name(case) == case_id => {}
+                Some((case, s)) => {
+                    let actual = self.case_name(case);
+                    return self.fail("log", None, index, format!("leaf is labelled entry {seq} of case {case_id} but its hash is that of entry {s} of case {actual} (the leaf was relabelled)"));
+                }
+                None => {
+                    return self.fail("log", None, index, format!("leaf names entry {seq} of case {case_id} but no such entry exists (deleted or modified, or the leaf repeats another)"));
+                }
+            }
+        }
+        self.fail(
+            "log",
+            None,
+            Some(bad as u64),
+            "leaf does not match its entry",
+        )
+    }
 }
 
 /// The log side of an audit: the leaves in index order, their Merkle roots against every signed
@@ -403,7 +541,9 @@ pub struct LogCheck {
     wanted: Vec<Checkpoint>,
     next: usize,
     checkpoints: u64,
-    labels: Vec<(Hash, String, u64, u64)>,
+    /// Each leaf (by index): its hash, where its case id ends in `names`, its sequence.
+    labels: Vec<(Hash, usize, u64)>,
+    names: String,
 }
 
 /// What [`LogCheck::end`] hands to the join.
@@ -411,7 +551,8 @@ pub struct LogChecked {
     size: u64,
     covered: u64,
     checkpoints: u64,
-    labels: Vec<(Hash, String, u64, u64)>,
+    labels: Vec<(Hash, usize, u64)>,
+    names: String,
 }
 
 impl LogCheck {
@@ -468,6 +609,7 @@ impl LogCheck {
             next: 0,
             checkpoints: 0,
             labels: Vec::new(),
+            names: String::new(),
         };
         this.check_roots()?;
         Ok(this)
@@ -518,7 +660,8 @@ impl LogCheck {
             self.frontier
                 .push(leaf_hash(&h))
                 .map_err(|e| self.fail("log", Some(l.index), e.to_string()))?;
-            self.labels.push((h, l.case_id.clone(), l.seq, l.index));
+            self.names.push_str(&l.case_id);
+            self.labels.push((h, self.names.len(), l.seq));
             self.check_roots()?;
         }
         Ok(())
@@ -542,114 +685,306 @@ impl LogCheck {
             covered: self.wanted.last().map_or(0, |c| c.size),
             checkpoints: self.checkpoints,
             labels: self.labels,
+            names: self.names,
         })
     }
 }
 
+/// One range of case ids of an audit read in parts: read page by page and hashed on its own.
+struct Part {
+    /// `None` while a hashing job holds it.
+    auditor: Option<Auditor>,
+    /// Where the next page starts (after this case and sequence; from the start when `None`).
+    after: Option<(String, u64)>,
+    /// The part's last case id (the next part starts after it); `None`: to the end.
+    until: Option<String>,
+    /// A page read and not yet hashed.
+    page: Vec<CanonicalEntry>,
+    /// More pages to read.
+    reading: bool,
+    failure: Option<AuditFailure>,
+}
+
+impl Auditor {
+    /// Feed a page, up to (not including) the first entry of a case after `until`; tells whether
+    /// it got there.
+    fn feed_until(
+        &mut self,
+        page: &[CanonicalEntry],
+        until: Option<&str>,
+    ) -> Result<bool, AuditFailure> {
+        self.hashes.reserve(page.len());
+        for e in page {
+            if until.is_some_and(|u| *e.case_id > *u) {
+                return Ok(true);
+            }
+            self.canonical_entry(e)?;
+        }
+        Ok(false)
+    }
+}
+
+/// Case ids that cut the tenant's entries into about `parts` equal ranges, from a sample of the
+/// log's leaves (only the speed depends on them).
+async fn split_points<S: Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    size: u64,
+    parts: usize,
+) -> Result<Vec<String>, StoreError> {
+    const SAMPLES: u64 = 7;
+    let mut names = Vec::new();
+    for k in 1..=SAMPLES {
+        let i = size / (SAMPLES + 1) * k;
+        if let Some(l) = store.log_leaves(tenant, i, i + 1).await?.into_iter().next() {
+            names.push(l.case_id);
+        }
+    }
+    names.sort_unstable();
+    let mut bounds: Vec<String> = Vec::new();
+    for j in 1..parts {
+        if let Some(b) = names.get(names.len() * j / parts)
+            && bounds.last().is_none_or(|l| l < b)
+        {
+            bounds.push(b.clone());
+        }
+    }
+    Ok(bounds)
+}
+
+/// What one read of an audit round brought.
+enum Read {
+    Entries(usize, Result<Vec<CanonicalEntry>, StoreError>),
+    Leaves(Result<Vec<LogLeaf>, StoreError>),
+}
+
+type ReadFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Read> + Send + 'a>>;
+
+/// Run the reads of a round together.
+async fn read_all(mut reads: Vec<ReadFuture<'_>>) -> Vec<Read> {
+    let mut out: Vec<Option<Read>> = reads.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in reads.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
 /// Verify a whole tenant from a store: every chain, the log, the stored checkpoints and optionally
 /// an external checkpoint. `progress` is called with the number of entries checked so far.
+///
+/// A large tenant is read in parts (ranges of case ids, one per core), each part page by page with
+/// the next page read while the previous one is hashed, and the log's leaves are checked beside
+/// them. Every part is checked in full from its first case (sequences, links, hashes); the parts
+/// are then joined in order of case id (the first bad entry is the one reported), and the leaves
+/// against the entries. A failing entry is reported before a failing leaf or checkpoint.
 pub async fn verify_store<S: Store + ?Sized>(
     store: &S,
     tenant: &str,
     verifier: Option<&CheckpointVerifier>,
     external: Option<&str>,
     strict: bool,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<Result<AuditSummary, AuditFailure>, StoreError> {
-    // Three streams share the two cores: entry pages are read (in the database) while the
-    // previous page is hashed (on a blocking thread), and the log's leaves and checkpoints are
-    // checked on another blocking thread as they arrive.
-    const PAGE: usize = 20_000;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let reading = Reading {
+        page: 20_000,
+        parts: cores,
+    };
+    verify_store_with(store, tenant, verifier, external, strict, progress, reading).await
+}
+
+/// How [`verify_store`] reads: entries per page, and at most how many parts (a tenant with fewer
+/// than four pages of leaves is read in one part).
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    page: usize,
+    parts: usize,
+}
+
+async fn verify_store_with<S: Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    verifier: Option<&CheckpointVerifier>,
+    external: Option<&str>,
+    strict: bool,
+    mut progress: impl FnMut(u64),
+    reading: Reading,
+) -> Result<Result<AuditSummary, AuditFailure>, StoreError> {
+    let page_size = reading.page.max(1);
     let checkpoints = store.checkpoints(tenant).await?;
     let log = match LogCheck::new(tenant, &checkpoints, verifier, external) {
         Ok(l) => l,
         Err(f) => return Ok(Err(f)),
     };
     let size = store.log_size(tenant).await?;
-    let mut log_job: Option<tokio::task::JoinHandle<(LogCheck, Result<(), AuditFailure>)>> = None;
-    let mut log = Some(log);
-    let mut leaves_from = 0u64;
+    let bounds = if reading.parts > 1 && size >= 4 * page_size as u64 {
+        split_points(store, tenant, size, reading.parts).await?
+    } else {
+        Vec::new()
+    };
+    let mut parts: Vec<Part> = (0..=bounds.len())
+        .map(|j| Part {
+            auditor: Some(Auditor::new(tenant)),
+            after: j.checked_sub(1).map(|p| (bounds[p].clone(), u64::MAX)),
+            until: bounds.get(j).cloned(),
+            page: Vec::new(),
+            reading: true,
+            failure: None,
+        })
+        .collect();
+    let leaves_page = (page_size * parts.len()) as u64;
     let join_err = |e: tokio::task::JoinError| {
         StoreError::new(StoreErrorKind::Other, format!("audit task: {e}"))
     };
-    let mut auditor = Auditor::new(tenant);
-    let mut page = store.canonical_entries(tenant, None, PAGE).await?;
+    let lost = || StoreError::new(StoreErrorKind::Other, "audit: a task's state was lost");
+    let mut log = Some(log);
+    let mut log_failure: Option<AuditFailure> = None;
+    let mut leaves: Vec<LogLeaf> = Vec::new();
+    let mut leaves_from = 0u64;
     loop {
-        // Hand the next page of leaves to the log side when it is free.
-        if leaves_from < size {
-            let free = match log_job.take() {
-                Some(job) if job.is_finished() => {
-                    let (l, r) = job.await.map_err(join_err)?;
-                    if let Err(f) = r {
-                        return Ok(Err(f));
-                    }
-                    Some(l)
-                }
-                Some(job) => {
-                    log_job = Some(job);
-                    None
-                }
-                None => log.take(),
+        // Hash the pages in hand, and check the leaves in hand, on blocking threads...
+        let mut jobs = Vec::new();
+        for (i, p) in parts.iter_mut().enumerate() {
+            let Some(last) = p.page.last() else {
+                continue;
             };
-            if let Some(mut l) = free {
-                let end = (leaves_from + PAGE as u64).min(size);
-                let leaves = store.log_leaves(tenant, leaves_from, end).await?;
-                leaves_from = end;
-                log_job = Some(tokio::task::spawn_blocking(move || {
-                    let r = l.leaves(&leaves);
-                    (l, r)
+            if p.until.as_deref().is_some_and(|u| *last.case_id > *u) {
+                p.reading = false;
+            }
+            p.after = Some((last.case_id.to_string(), last.seq));
+            let page = std::mem::take(&mut p.page);
+            let until = p.until.clone();
+            let mut a = p.auditor.take().ok_or_else(lost)?;
+            jobs.push((
+                i,
+                tokio::task::spawn_blocking(move || {
+                    let r = a.feed_until(&page, until.as_deref());
+                    (a, r)
+                }),
+            ));
+        }
+        let log_job = if leaves.is_empty() {
+            None
+        } else {
+            let page = std::mem::take(&mut leaves);
+            let mut l = log.take().ok_or_else(lost)?;
+            Some(tokio::task::spawn_blocking(move || {
+                let r = l.leaves(&page);
+                (l, r)
+            }))
+        };
+        // ...while the next pages are read.
+        let mut reads: Vec<ReadFuture<'_>> = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            if p.reading {
+                let after = p.after.as_ref().map(|(c, s)| (c.as_str(), *s));
+                reads.push(Box::pin(async move {
+                    Read::Entries(i, store.canonical_entries(tenant, after, page_size).await)
                 }));
             }
         }
-        if page.is_empty() {
-            if leaves_from >= size {
-                break;
-            }
-            // Entries are done: wait for the log side and feed it the rest.
-            if let Some(job) = log_job.take() {
-                let (l, r) = job.await.map_err(join_err)?;
-                if let Err(f) = r {
-                    return Ok(Err(f));
-                }
-                log = Some(l);
-            }
-            continue;
+        if log_failure.is_none() && leaves_from < size {
+            let end = (leaves_from + leaves_page).min(size);
+            let start = leaves_from;
+            leaves_from = end;
+            reads.push(Box::pin(async move {
+                Read::Leaves(store.log_leaves(tenant, start, end).await)
+            }));
         }
-        let after = page.last().map(|e| (e.case_id.clone(), e.seq));
-        let hashing = tokio::task::spawn_blocking(move || {
-            let r = auditor.canonical_entries(&page);
-            (auditor, r)
-        });
-        let next = store
-            .canonical_entries(tenant, after.as_ref().map(|(c, s)| (c.as_str(), *s)), PAGE)
-            .await;
-        let (a, r) = hashing.await.map_err(join_err)?;
-        auditor = a;
-        if let Err(f) = r {
+        if jobs.is_empty() && log_job.is_none() && reads.is_empty() {
+            break;
+        }
+        let read = read_all(reads).await;
+        for (i, job) in jobs {
+            let (a, r) = job.await.map_err(join_err)?;
+            let p = &mut parts[i];
+            p.auditor = Some(a);
+            match r {
+                Ok(true) => p.reading = false,
+                Ok(false) => {}
+                Err(f) => {
+                    p.failure = Some(f);
+                    p.reading = false;
+                }
+            }
+        }
+        if let Some(job) = log_job {
+            let (l, r) = job.await.map_err(join_err)?;
+            log = Some(l);
+            if let Err(f) = r {
+                log_failure = Some(f);
+            }
+        }
+        // After a failing part, only the parts before it matter.
+        if let Some(first_bad) = parts.iter().position(|p| p.failure.is_some()) {
+            for p in &mut parts[first_bad..] {
+                p.reading = false;
+                p.page.clear();
+            }
+        }
+        for r in read {
+            match r {
+                Read::Entries(i, page) => {
+                    let page = page?;
+                    let p = &mut parts[i];
+                    if page.is_empty() {
+                        p.reading = false;
+                    } else if p.reading {
+                        p.page = page;
+                    }
+                }
+                Read::Leaves(page) => {
+                    // A short page is a gap: the next page's first index, or the end of
+                    // the log side, reports it.
+                    let page = page?;
+                    if log_failure.is_none() {
+                        leaves = page;
+                    }
+                }
+            }
+        }
+        progress(
+            parts
+                .iter()
+                .filter_map(|p| p.auditor.as_ref())
+                .map(|a| a.summary.entries)
+                .sum(),
+        );
+    }
+    let mut auditor: Option<Auditor> = None;
+    for p in parts {
+        if let Some(f) = p.failure {
             return Ok(Err(f));
         }
-        progress(auditor.summary.entries);
-        page = next?;
-    }
-    let log = match log_job {
-        Some(job) => {
-            let (l, r) = job.await.map_err(join_err)?;
-            if let Err(f) = r {
-                return Ok(Err(f));
+        let a = p.auditor.ok_or_else(lost)?;
+        match &mut auditor {
+            None => auditor = Some(a),
+            Some(first) => {
+                if let Err(f) = first.append(a) {
+                    return Ok(Err(f));
+                }
             }
-            l
         }
-        None => match log {
-            Some(l) => l,
-            None => {
-                return Err(StoreError::new(
-                    StoreErrorKind::Other,
-                    "audit: log side lost",
-                ));
-            }
-        },
-    };
-    Ok(auditor.join(log, strict))
+    }
+    if let Some(f) = log_failure {
+        return Ok(Err(f));
+    }
+    let auditor = auditor.ok_or_else(lost)?;
+    Ok(auditor.join(log.ok_or_else(lost)?, strict))
 }
 
 /// An inclusion proof of one entry under a checkpoint.
@@ -692,4 +1027,279 @@ pub async fn prove_case<S: Store + ?Sized>(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::GENESIS;
+    use crate::engine::{ActorRecord, EventKind};
+
+    /// A store of audit entries, log leaves and checkpoints only (what an audit reads).
+    #[derive(Clone, Default)]
+    struct AuditOnly {
+        entries: Vec<AuditEntry>,
+        leaves: Vec<LogLeaf>,
+        checkpoints: Vec<StoredCheckpoint>,
+    }
+
+    fn unsupported<T>() -> Result<T, StoreError> {
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "not in this test store",
+        ))
+    }
+
+    #[async_trait::async_trait]
+    impl Store for AuditOnly {
+        fn capabilities(&self) -> crate::store::Capabilities {
+            crate::store::Capabilities::default()
+        }
+        async fn commit(&self, _: crate::store::Transition) -> Result<(), StoreError> {
+            unsupported()
+        }
+        async fn case(&self, _: &str, _: &str) -> Result<Option<crate::Case>, StoreError> {
+            unsupported()
+        }
+        async fn entries(&self, _: &str, _: &str) -> Result<Vec<AuditEntry>, StoreError> {
+            unsupported()
+        }
+        async fn search(
+            &self,
+            _: &str,
+            _: &crate::store::SearchQuery,
+        ) -> Result<Vec<crate::Case>, StoreError> {
+            unsupported()
+        }
+        async fn record_denial(&self, _: crate::store::Denial) -> Result<(), StoreError> {
+            unsupported()
+        }
+        async fn denials(&self, _: &str) -> Result<Vec<crate::store::Denial>, StoreError> {
+            unsupported()
+        }
+        async fn timers(&self, _: &str, _: &str) -> Result<Vec<crate::store::Timer>, StoreError> {
+            unsupported()
+        }
+        async fn put_definition(
+            &self,
+            _: &str,
+            _: &crate::model::ServiceDefinition,
+        ) -> Result<u32, StoreError> {
+            unsupported()
+        }
+        async fn definition(
+            &self,
+            _: &str,
+            _: &str,
+            _: u32,
+        ) -> Result<Option<crate::model::ServiceDefinition>, StoreError> {
+            unsupported()
+        }
+        async fn payload(
+            &self,
+            _: &str,
+            _: &str,
+            _: u64,
+        ) -> Result<Option<crate::engine::Payload>, StoreError> {
+            unsupported()
+        }
+        async fn idempotency(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> Result<Option<crate::store::IdempotencyRecord>, StoreError> {
+            unsupported()
+        }
+        async fn inbox(
+            &self,
+            _: &str,
+            _: &[(String, String)],
+            _: usize,
+        ) -> Result<Vec<crate::Case>, StoreError> {
+            unsupported()
+        }
+        async fn pending_outbox(
+            &self,
+            _: &str,
+            _: usize,
+        ) -> Result<Vec<crate::store::OutboxMessage>, StoreError> {
+            unsupported()
+        }
+        async fn claim_due_timers(
+            &self,
+            _: &str,
+            _: jiff::Timestamp,
+            _: &str,
+            _: jiff::Timestamp,
+            _: usize,
+        ) -> Result<Vec<crate::store::Timer>, StoreError> {
+            unsupported()
+        }
+        async fn log_leaves(
+            &self,
+            _: &str,
+            start: u64,
+            end: u64,
+        ) -> Result<Vec<LogLeaf>, StoreError> {
+            Ok(self
+                .leaves
+                .iter()
+                .filter(|l| l.index >= start && l.index < end)
+                .cloned()
+                .collect())
+        }
+        async fn log_size(&self, _: &str) -> Result<u64, StoreError> {
+            Ok(self.leaves.iter().map(|l| l.index + 1).max().unwrap_or(0))
+        }
+        async fn checkpoints(&self, _: &str) -> Result<Vec<StoredCheckpoint>, StoreError> {
+            Ok(self.checkpoints.clone())
+        }
+        async fn all_entries(
+            &self,
+            _: &str,
+            after: Option<(&str, u64)>,
+            limit: usize,
+        ) -> Result<Vec<AuditEntry>, StoreError> {
+            let mut all = self.entries.clone();
+            all.sort_by(|a, b| (&a.case_id, a.seq).cmp(&(&b.case_id, b.seq)));
+            Ok(all
+                .into_iter()
+                .filter(|e| after.is_none_or(|(c, s)| (e.case_id.as_str(), e.seq) > (c, s)))
+                .take(limit)
+                .collect())
+        }
+    }
+
+    fn signer() -> CheckpointSigner {
+        CheckpointSigner::from_seed("alur-test", &[7; 32]).unwrap()
+    }
+
+    /// `cases` cases of four entries, all in the log (cases interleaved in commit order), under
+    /// one signed checkpoint.
+    fn store(cases: usize) -> AuditOnly {
+        let mut s = AuditOnly::default();
+        let mut prev = vec![GENESIS.to_owned(); cases];
+        for seq in 1..=4u64 {
+            for (c, prev) in prev.iter_mut().enumerate() {
+                let mut e = AuditEntry {
+                    tenant: "kepri".into(),
+                    case_id: format!("c-{c:04}"),
+                    seq,
+                    service: "batam-domisili".into(),
+                    definition_version: 1,
+                    calendar_version: None,
+                    event: EventKind::Commented,
+                    actor: ActorRecord {
+                        kind: "system".into(),
+                        id: "alur".into(),
+                        ..ActorRecord::default()
+                    },
+                    legal_basis: None,
+                    at: "2026-03-17T02:00:00Z".parse().unwrap(),
+                    due: None,
+                    payload_digest: None,
+                    prev_hash: prev.clone(),
+                    hash: String::new(),
+                };
+                e.hash = e.compute_hash();
+                prev.clone_from(&e.hash);
+                s.leaves.push(LogLeaf {
+                    index: s.leaves.len() as u64,
+                    case_id: e.case_id.clone(),
+                    seq,
+                    hash: e.hash.clone(),
+                });
+                s.entries.push(e);
+            }
+        }
+        let mut f = Frontier::new();
+        for l in &s.leaves {
+            f.push(leaf_of(&l.hash).unwrap()).unwrap();
+        }
+        let note = signer()
+            .sign(&Checkpoint::new(origin("kepri"), f.size(), f.root()))
+            .unwrap();
+        s.checkpoints.push(StoredCheckpoint {
+            size: f.size(),
+            note,
+        });
+        s
+    }
+
+    async fn verify(s: &AuditOnly, parts: usize) -> Result<AuditSummary, AuditFailure> {
+        let v = signer().verifier();
+        let reading = Reading { page: 7, parts };
+        verify_store_with(s, "kepri", Some(&v), None, true, |_| {}, reading)
+            .await
+            .unwrap()
+    }
+
+    /// Read in parts, an audit reports exactly what it reports read in one: on a sound store and
+    /// after each kind of tampering, wherever it falls (first, boundary and last cases).
+    #[tokio::test]
+    async fn parts_report_what_one_reading_reports() {
+        let sound = store(30);
+        let one = verify(&sound, 1).await.unwrap();
+        assert_eq!(one.entries, 120);
+        assert_eq!(one.cases, 30);
+        for parts in [2, 3, 4] {
+            assert_eq!(verify(&sound, parts).await, Ok(one));
+        }
+        type Tamper = fn(&mut AuditOnly, usize);
+        let tampers: [(&str, Tamper); 7] = [
+            ("content", |s, i| {
+                s.entries[i].legal_basis = Some("x".into())
+            }),
+            ("stated hash", |s, i| s.entries[i].hash = GENESIS.into()),
+            ("link", |s, i| s.entries[i].prev_hash = "1".repeat(64)),
+            ("deleted entry", |s, i| {
+                s.entries.remove(i);
+            }),
+            ("sequence", |s, i| s.entries[i].seq += 10),
+            ("leaf label", |s, i| s.leaves[i].seq ^= 3),
+            ("leaf hash", |s, i| {
+                s.leaves[i].hash = s.leaves[(i + 1) % 120].hash.clone()
+            }),
+        ];
+        for (what, tamper) in tampers {
+            for i in [0, 1, 29, 30, 31, 59, 60, 61, 64, 88, 89, 90, 91, 119] {
+                let mut s = sound.clone();
+                tamper(&mut s, i);
+                let one = verify(&s, 1).await;
+                assert!(one.is_err(), "{what} at {i} not detected");
+                for parts in [2, 3, 4] {
+                    assert_eq!(verify(&s, parts).await, one, "{what} at {i}, {parts} parts");
+                }
+            }
+        }
+    }
+
+    /// The join reports a relabelled leaf and a repeated leaf as the lookup by hash does.
+    #[test]
+    fn join_reports_bad_leaves() {
+        let s = store(3);
+        let mut a = Auditor::new("kepri");
+        let mut entries = s.entries.clone();
+        entries.sort_by(|a, b| (&a.case_id, a.seq).cmp(&(&b.case_id, b.seq)));
+        for e in &entries {
+            a.entry(e).unwrap();
+        }
+        let mut leaves = s.leaves.clone();
+        leaves[4].case_id = "c-0002".into();
+        let f = a.finish(&leaves, &[], None, None, false).unwrap_err();
+        assert_eq!(f.index, Some(4));
+        assert!(f.detail.contains("the leaf was relabelled"), "{f}");
+        let mut a = Auditor::new("kepri");
+        for e in &entries {
+            a.entry(e).unwrap();
+        }
+        let mut leaves = s.leaves.clone();
+        leaves[5] = LogLeaf {
+            index: 5,
+            ..leaves[2].clone()
+        };
+        let f = a.finish(&leaves, &[], None, None, false).unwrap_err();
+        assert_eq!(f.index, Some(5));
+        assert!(f.detail.contains("no such entry exists"), "{f}");
+    }
 }

@@ -6,6 +6,9 @@
 //! ALUR_BENCH_ENTRIES=1000000   entries in the log (default 1,000,000)
 //! ALUR_BENCH_ROUNDS=3          verification rounds (figures: the best round of each)
 //! ALUR_BENCH_DIR=/path         where the database goes (default: a temporary directory)
+//! ALUR_BENCH_REUSE=1           with ALUR_BENCH_DIR: keep a database of the right size from an
+//!                              earlier run instead of writing it again (for profiling)
+//! ALUR_BENCH_SHARE=0           skip the hashing-share measurement
 //! ```
 //!
 //! The log is made of real engine entries (a domicile letter's submission, completeness check,
@@ -13,7 +16,7 @@
 //! then sequenced into the tenant Merkle log and signed. Verification = [`verify_store`] in strict
 //! mode with the verifier key: every chain, every leaf against its entry, the Merkle root against
 //! every signed checkpoint. The raw baseline reads the same rows in the same order with one plain
-//! sqlx query and computes one SHA-256 per row over the columns' bytes: the least any verifier
+//! synchronous SQLite query (rusqlite, one connection, one thread) and computes one SHA-256 per row over the columns' bytes: the least any verifier
 //! must do.
 
 use std::time::{Duration, Instant};
@@ -126,6 +129,24 @@ async fn fill(store: &SqliteStore, path: &str, n: usize) {
     );
 }
 
+/// CPU seconds used by this process so far (user + system, from /proc; 0 elsewhere).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which ends with the last ')'): utime and stime are the
+    // 12th and 13th, in clock ticks (100 a second on Linux).
+    let ticks: u64 = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    ticks as f64 / 100.0
+}
+
 fn signer() -> CheckpointSigner {
     CheckpointSigner::from_seed("alur-bench", &[5; 32]).unwrap()
 }
@@ -168,8 +189,12 @@ fn raw(path: &str) -> (usize, Duration) {
 /// What hashing adds to a transition: the engine's submissions on SQLite (NORMAL), each one
 /// transition with one audit entry, against the time to hash one entry.
 async fn hashing_share(dir: &std::path::Path) -> (f64, f64) {
+    let path = dir.join("hash-share.db");
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
     let store = SqliteStore::open(
-        dir.join("hash-share.db").to_str().unwrap(),
+        path.to_str().unwrap(),
         SqliteOptions::with_durability(Durability::Normal),
     )
     .await
@@ -213,33 +238,47 @@ fn main() {
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|_| tmp.path().to_owned());
         let path = dir.join("audit-verify.db");
-        let _ = std::fs::remove_file(&path);
+        let reuse = std::env::var("ALUR_BENCH_REUSE").is_ok_and(|v| v == "1")
+            && std::env::var("ALUR_BENCH_DIR").is_ok()
+            && path.exists();
+        if !reuse {
+            let _ = std::fs::remove_file(&path);
+        }
         let path = path.to_str().unwrap().to_owned();
         let store = SqliteStore::open(&path, SqliteOptions::with_durability(Durability::Normal))
             .await
             .unwrap();
-        fill(&store, &path, n).await;
+        if !reuse || store.log_size(TENANT).await.unwrap() != n as u64 {
+            assert!(!reuse, "ALUR_BENCH_REUSE: the kept database has another size");
+            fill(&store, &path, n).await;
+        }
         let verifier = signer().verifier();
         let mut best_verify = Duration::MAX;
         let mut best_raw = Duration::MAX;
         for round in 1..=rounds {
             let p = path.clone();
+            let cpu = cpu_seconds();
             let (rows, raw_t) = tokio::task::spawn_blocking(move || raw(&p)).await.unwrap();
+            let raw_cpu = cpu_seconds() - cpu;
             assert_eq!(rows, n);
+            let cpu = cpu_seconds();
             let started = Instant::now();
             let summary = verify_store(&store, TENANT, Some(&verifier), None, true, |_| {})
                 .await
                 .unwrap()
                 .unwrap();
             let verify_t = started.elapsed();
+            let verify_cpu = cpu_seconds() - cpu;
             assert_eq!(summary.entries as usize, n);
             assert_eq!(summary.leaves as usize, n);
             eprintln!(
-                "round {round}: verify {:.2} s ({:.0} entries/s), raw read-and-hash {:.2} s ({:.0} rows/s)",
+                "round {round}: verify {:.2} s ({:.0} entries/s, {:.2} µs CPU/entry), raw read-and-hash {:.2} s ({:.0} rows/s, {:.2} µs CPU/row)",
                 verify_t.as_secs_f64(),
                 n as f64 / verify_t.as_secs_f64(),
+                verify_cpu * 1e6 / n as f64,
                 raw_t.as_secs_f64(),
-                n as f64 / raw_t.as_secs_f64()
+                n as f64 / raw_t.as_secs_f64(),
+                raw_cpu * 1e6 / n as f64,
             );
             best_verify = best_verify.min(verify_t);
             best_raw = best_raw.min(raw_t);
@@ -251,6 +290,9 @@ fn main() {
             100.0 * v / r
         );
         store.close().await;
+        if env("ALUR_BENCH_SHARE", 1) == 0 {
+            return;
+        }
         let (transition, hash) = hashing_share(&dir).await;
         println!(
             "hashing one entry: {:.2} µs; one transition (engine submit, SQLite NORMAL): {:.1} µs; hashing share {:.2} %",
