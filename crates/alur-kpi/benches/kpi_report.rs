@@ -5,12 +5,16 @@
 //! submitted through 2026), `ALUR_BENCH_ROUNDS` (5); `ALUR_BENCH_POSTGRES_URL` or
 //! `ALUR_TEST_POSTGRES_URL` adds PostgreSQL (a schema of its own, dropped after);
 //! `ALUR_BENCH_SIM_CASES_PER_YEAR` (50,000) sizes the simulated week whose audit log is refreshed
-//! into facts (the refresh rate).
+//! into facts (the refresh rate). `ALUR_BENCH_SKIP_SQLITE=1` skips the simulated week and the
+//! SQLite report; `ALUR_BENCH_PG_CASES_PATH=1` also times PostgreSQL's case-row report
+//! (`PgKpi::report_from_cases`, the path used before the month summary).
 //!
 //! Report: `SqliteKpi::report` / `PgKpi::report` for unit 21 with every region below it as a
 //! rolled-up row (`Grouping::All`), for March 2026 and for the whole year. Raw baseline: one plain
 //! `SELECT unit, service, count(*), sum(…) … GROUP BY unit, service` over the same rows (the
-//! period filter, no roll-up, no percentiles), read to the end.
+//! period filter, no roll-up, no percentiles), read to the end. On PostgreSQL the rows are loaded
+//! directly into `kpi_cases`, so the month summary is built once after loading
+//! (`PgKpi::rebuild_summary`, timed); `PgKpi::report` then reads it.
 #![allow(missing_docs)]
 
 use std::time::{Duration, Instant};
@@ -225,20 +229,18 @@ fn raw_sqlite(path: &std::path::Path, start: i64, end: i64) -> u64 {
     n
 }
 
-fn main() {
-    let cases = env("ALUR_BENCH_CASES", 1_000_000);
-    let rounds = env("ALUR_BENCH_ROUNDS", 5) as usize;
-    let config = alur_testkit::kepri();
-    let ctx = KpiContext::from_config(&config);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-
+#[allow(clippy::too_many_lines)]
+fn sqlite_part(
+    config: &alur_core::Config,
+    ctx: &KpiContext,
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    facts: &[Fact],
+    rounds: usize,
+    generated: Duration,
+) {
     // 1. Refresh rate: a simulated week's audit log into facts.
-    let sim_path = dir.path().join("sim.db");
+    let sim_path = dir.join("sim.db");
     let per_year = env("ALUR_BENCH_SIM_CASES_PER_YEAR", 50_000);
     let (sim, entries) = rt.block_on(async {
         let store = alur_sqlite::SqliteStore::open(
@@ -267,10 +269,10 @@ fn main() {
     });
     let kpi = SqliteKpi::new(&sim_path);
     let t = Instant::now();
-    let stats = kpi.refresh("kepri", &ctx).unwrap();
+    let stats = kpi.refresh("kepri", ctx).unwrap();
     let full = t.elapsed();
     let t = Instant::now();
-    let again = kpi.refresh("kepri", &ctx).unwrap();
+    let again = kpi.refresh("kepri", ctx).unwrap();
     let noop = t.elapsed();
     println!(
         "refresh (SQLite): {} cases, {} entries ({entries} in the table) in {:.3} s = {:.0} entries/s; \
@@ -288,7 +290,7 @@ fn main() {
     );
 
     // 2. The report over a year of facts.
-    let path = dir.path().join("kpi.db");
+    let path = dir.join("kpi.db");
     rt.block_on(async {
         let s = alur_sqlite::SqliteStore::open(path.to_str().unwrap(), Default::default())
             .await
@@ -296,12 +298,11 @@ fn main() {
         s.close().await;
     });
     let t = Instant::now();
-    let facts = facts(cases, &ctx);
-    load_sqlite(&path, &facts, &ctx);
+    load_sqlite(&path, facts, ctx);
     println!(
         "loaded {} case rows in {:.1} s",
         facts.len(),
-        t.elapsed().as_secs_f64()
+        (t.elapsed() + generated).as_secs_f64()
     );
     let kpi = SqliteKpi::new(&path);
     let tz = ctx.time_zone().clone();
@@ -316,7 +317,7 @@ fn main() {
         let mut report = None;
         for _ in 0..rounds {
             let t = Instant::now();
-            let r = kpi.report(&ctx, &q).unwrap();
+            let r = kpi.report(ctx, &q).unwrap();
             rep.push(t.elapsed());
             rows = r.rows.len();
             report = Some(r);
@@ -341,6 +342,29 @@ fn main() {
             b.as_secs_f64(),
             a.as_secs_f64() / b.as_secs_f64()
         );
+    }
+}
+
+fn main() {
+    let cases = env("ALUR_BENCH_CASES", 1_000_000);
+    let rounds = env("ALUR_BENCH_ROUNDS", 5) as usize;
+    let config = alur_testkit::kepri();
+    let ctx = KpiContext::from_config(&config);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let skip_sqlite = env("ALUR_BENCH_SKIP_SQLITE", 0) == 1;
+    let pg_cases_path = env("ALUR_BENCH_PG_CASES_PATH", 0) == 1;
+    let tz = ctx.time_zone().clone();
+    let t = Instant::now();
+    let facts = facts(cases, &ctx);
+    let generated = t.elapsed();
+    if !skip_sqlite {
+        sqlite_part(&config, &ctx, &rt, dir.path(), &facts, rounds, generated);
     }
     println!("peak RSS so far: {:.0} MiB", peak_rss_mib());
 
@@ -395,9 +419,32 @@ fn main() {
             .await
             .unwrap();
         }
-        sqlx::query("ANALYZE kpi_cases").execute(&pool).await.unwrap();
+        // As autovacuum leaves a table after a bulk load (so the visibility map lets the
+        // backlog's partial index be read without the table).
+        sqlx::query("VACUUM ANALYZE kpi_cases")
+            .execute(&pool)
+            .await
+            .unwrap();
         println!("PostgreSQL: loaded in {:.1} s", t.elapsed().as_secs_f64());
         let kpi = PgKpi::new(pool.clone());
+        let t = Instant::now();
+        let months = kpi.rebuild_summary("kepri", &ctx).await.unwrap();
+        let (summary_rows, samples): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT count(*), sum(cardinality(lead))::int8 FROM kpi_summary",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        println!(
+            "PostgreSQL: month summary built in {:.1} s ({months} months, {summary_rows} rows, \
+             {} lead-time samples)",
+            t.elapsed().as_secs_f64(),
+            samples.unwrap_or(0)
+        );
+        sqlx::query("VACUUM ANALYZE kpi_summary")
+            .execute(&pool)
+            .await
+            .unwrap();
         for period in ["2026-03", "2026"] {
             let p: Period = period.parse().unwrap();
             let mut q = Query::new("kepri", "21", p);
@@ -405,12 +452,28 @@ fn main() {
             let (s, e) = p.bounds(&tz).unwrap();
             let mut rep = Vec::new();
             let mut raw = Vec::new();
+            let mut by_cases = Vec::new();
             let mut rows = 0;
+            let want = facts
+                .iter()
+                .filter(|f| {
+                    code_within(&f.unit, "21")
+                        && f.submitted >= s.as_second()
+                        && f.submitted < e.as_second()
+                })
+                .count() as u64;
             for _ in 0..rounds {
                 let t = Instant::now();
                 let r = kpi.report(&ctx, &q).await.unwrap();
                 rep.push(t.elapsed());
                 rows = r.rows.len();
+                assert_eq!(r.rows[0].figures.received, want);
+                if pg_cases_path {
+                    let t = Instant::now();
+                    let c = kpi.report_from_cases(&ctx, &q).await.unwrap();
+                    by_cases.push(t.elapsed());
+                    assert_eq!(c, r);
+                }
                 let t = Instant::now();
                 let n: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
                     "SELECT unit, service, count(*), sum(lead_min)::int8 FROM kpi_cases \
@@ -432,6 +495,12 @@ fn main() {
                 b.as_secs_f64(),
                 a.as_secs_f64() / b.as_secs_f64()
             );
+            if pg_cases_path {
+                println!(
+                    "  PostgreSQL {period} from the case rows: {:.3} s (same report)",
+                    median(by_cases).as_secs_f64()
+                );
+            }
         }
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
             .execute(&pool)

@@ -32,6 +32,7 @@ pub mod render;
 pub mod report;
 pub mod skm;
 pub mod sqlite;
+mod summary;
 
 pub use facts::{KpiContext, ServiceInfo};
 pub use period::Period;

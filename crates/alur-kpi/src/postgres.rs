@@ -6,25 +6,42 @@
 //! `last_seq` already covers what it sees; a case whose late entry still slipped through is
 //! caught whole by its next entry (every refresh re-derives a case from its full chain).
 //!
-//! Reports sum in SQL per (unit, service, complaint tier) in one pass and hand over lead-time
-//! samples and the backlog's submission instants as arrays, so a province-wide year is a few
-//! thousand rows on the wire. The pass is split into disjoint slices aggregated at the same time
-//! on separate connections (PostgreSQL before 16 cannot run `array_agg` in parallel workers).
+//! Reports read the month summary (`kpi_summary`, see the `summary` module): the figures of
+//! the period's months per (unit, service, complaint tier) with every lead-time sample as an
+//! array, about 6,000 rows a month for a province, plus the backlog at the period's end from
+//! two small index ranges (cases still open, cases closed later). A refresh marks the months
+//! its rewritten cases change, in the same transaction as the case rows, and recomputes them
+//! before it returns; while the summary is not up to date for a report's months (never built,
+//! built in another zone, a month still marked) the report reads the case rows instead
+//! ([`PgKpi::report_from_cases`]), which gives the same report.
+//!
+//! The case-row report sums in SQL per (unit, service, complaint tier) in one pass and hands
+//! over lead-time samples and the backlog's submission instants as arrays. The pass is split
+//! into disjoint slices aggregated at the same time on separate connections (PostgreSQL before
+//! 16 cannot run `array_agg` in parallel workers).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use futures_util::TryStreamExt;
+use jiff::tz::TimeZone;
 use sqlx::{PgPool, Row};
 
 use crate::KpiError;
 use crate::facts::{KpiContext, RawEntry, TIER_FIELD, derive};
+use crate::period::month_key;
 use crate::refresh::{Batch, Progress, RefreshStats};
 use crate::report::{Builder, Partial, Query, Report, StepRef, TrendPoint};
 use crate::skm::SkmTally;
 use crate::sqlite::{service_of, unit_range};
+use crate::summary::{
+    RECOMPUTE, SUM_COLUMNS, SumFact, dirty_months, month_bounds, next_month, zone_id,
+};
 
 /// The report's query, its period bounds, unit range, service and backlog instant.
 type SliceParams<'a> = (&'a Query, i64, i64, &'a str, &'a str, &'a str, i64);
+
+/// A summary group: unit, service, complaint tier.
+type GroupKey = (String, String, Option<String>);
 
 /// Positions below the watermark read again by each refresh.
 pub const REREAD: i64 = 10_000;
@@ -60,13 +77,16 @@ impl PgKpi {
         Self { pool }
     }
 
-    async fn check(&self) -> Result<(), KpiError> {
-        let has: bool = sqlx::query_scalar("SELECT to_regclass('kpi_cases') IS NOT NULL")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?;
+    /// The fact tables exist; returns whether the month summary (migration 6) does too.
+    async fn check(&self) -> Result<bool, KpiError> {
+        let (has, summary): (bool, bool) = sqlx::query_as(
+            "SELECT to_regclass('kpi_cases') IS NOT NULL, to_regclass('kpi_summary') IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
         if has {
-            Ok(())
+            Ok(summary)
         } else {
             Err(KpiError::NotMigrated)
         }
@@ -77,7 +97,22 @@ impl PgKpi {
     /// # Errors
     /// [`KpiError::NotMigrated`] or [`KpiError::Database`].
     pub async fn refresh(&self, tenant: &str, ctx: &KpiContext) -> Result<RefreshStats, KpiError> {
-        self.check().await?;
+        let summary = self.check().await?;
+        let stats = self.refresh_facts(tenant, ctx, summary).await?;
+        if summary {
+            self.summarize(tenant, ctx, false).await?;
+        }
+        Ok(stats)
+    }
+
+    async fn refresh_facts(
+        &self,
+        tenant: &str,
+        ctx: &KpiContext,
+        summary: bool,
+    ) -> Result<RefreshStats, KpiError> {
+        let tz = ctx.time_zone();
+        let summary = summary.then_some(tz);
         let watermark: i64 =
             sqlx::query_scalar("SELECT watermark FROM kpi_state WHERE tenant = $1")
                 .bind(tenant)
@@ -188,7 +223,8 @@ impl PgKpi {
                         groups.push(c);
                         if groups.len() >= CHUNK {
                             flush_groups(&mut groups, &mut batch, &tiers);
-                            self.write(tenant, std::mem::take(&mut batch)).await?;
+                            self.write(tenant, std::mem::take(&mut batch), summary)
+                                .await?;
                         }
                     }
                     if touched.contains_key(id) {
@@ -227,11 +263,12 @@ impl PgKpi {
                     }
                 }
                 flush_groups(&mut groups, &mut batch, &tiers);
-                self.write(tenant, std::mem::take(&mut batch)).await?;
+                self.write(tenant, std::mem::take(&mut batch), summary)
+                    .await?;
             }
         }
         flush_groups(&mut groups, &mut batch, &tiers);
-        self.write(tenant, batch).await?;
+        self.write(tenant, batch, summary).await?;
         sqlx::query(
             "INSERT INTO kpi_state (tenant, watermark, refreshed_at) VALUES ($1, $2, $3) \
              ON CONFLICT (tenant) DO UPDATE SET watermark = excluded.watermark, \
@@ -274,11 +311,59 @@ impl PgKpi {
             .collect()
     }
 
-    async fn write(&self, tenant: &str, batch: Batch) -> Result<(), KpiError> {
+    /// Write a batch in one transaction; with the summary's zone, also mark the months whose
+    /// summary rows the rewritten cases change (their rows before are read and locked first, so
+    /// a concurrent refresh of the same case compares against what this one wrote).
+    async fn write(
+        &self,
+        tenant: &str,
+        batch: Batch,
+        summary: Option<&TimeZone>,
+    ) -> Result<(), KpiError> {
         if batch.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool.begin().await.map_err(db)?;
+        let dirty = match summary {
+            Some(tz) => {
+                let ids: Vec<&str> = batch.cases.iter().map(|c| c.0.case_id.as_str()).collect();
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT case_id, {SUM_COLUMNS} FROM kpi_cases WHERE tenant = $1 \
+                     AND case_id = ANY($2) FOR UPDATE"
+                )))
+                .bind(tenant)
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+                let mut old: HashMap<String, SumFact> = HashMap::with_capacity(rows.len());
+                for r in &rows {
+                    old.insert(r.try_get(0).map_err(db)?, sum_fact(r, 1)?);
+                }
+                dirty_months(
+                    &old,
+                    batch
+                        .cases
+                        .iter()
+                        .map(|c| (c.0.case_id.as_str(), SumFact::of(&c.0))),
+                    tz,
+                )
+            }
+            None => BTreeSet::new(),
+        };
+        if !dirty.is_empty() {
+            let months: Vec<i64> = dirty.into_iter().collect();
+            sqlx::query(
+                "INSERT INTO kpi_summary_dirty (tenant, month, version) \
+                 SELECT $1, m, 1 FROM unnest($2::int8[]) AS m \
+                 ON CONFLICT (tenant, month) DO UPDATE SET version = kpi_summary_dirty.version + 1",
+            )
+            .bind(tenant)
+            .bind(&months)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
         let n = batch.cases.len();
         let mut c: [Vec<Option<i64>>; 17] = Default::default();
         let mut t: [Vec<Option<String>>; 5] = Default::default();
@@ -428,6 +513,329 @@ impl PgKpi {
         tx.commit().await.map_err(db)
     }
 
+    /// Bring the month summary up to date: recompute the months marked by refreshes, or every
+    /// month when the summary was never built for this tenant or was cut in another zone.
+    /// [`PgKpi::refresh`] does this itself; returns the months recomputed.
+    ///
+    /// # Errors
+    /// [`KpiError::NotMigrated`] or [`KpiError::Database`].
+    pub async fn update_summary(&self, tenant: &str, ctx: &KpiContext) -> Result<u64, KpiError> {
+        if !self.check().await? {
+            return Err(KpiError::NotMigrated);
+        }
+        self.summarize(tenant, ctx, false).await
+    }
+
+    /// Rebuild the month summary from every case row (for facts written other than by
+    /// [`PgKpi::refresh`], e.g. loaded in bulk); returns the months computed.
+    ///
+    /// # Errors
+    /// [`KpiError::NotMigrated`] or [`KpiError::Database`].
+    pub async fn rebuild_summary(&self, tenant: &str, ctx: &KpiContext) -> Result<u64, KpiError> {
+        if !self.check().await? {
+            return Err(KpiError::NotMigrated);
+        }
+        self.summarize(tenant, ctx, true).await
+    }
+
+    async fn summarize(
+        &self,
+        tenant: &str,
+        ctx: &KpiContext,
+        force: bool,
+    ) -> Result<u64, KpiError> {
+        let tz = ctx.time_zone();
+        let zone = zone_id(tz);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // One summariser per tenant at a time; refreshes keep marking meanwhile.
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('alur-kpi-summary:' || $1, 0)), \
+             set_config('jit', 'off', true), set_config('work_mem', $2, true)",
+        )
+        .bind(tenant)
+        .bind(WORK_MEM)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let built: Option<String> =
+            sqlx::query_scalar("SELECT zone FROM kpi_summary_state WHERE tenant = $1")
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        let marks: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT month, version FROM kpi_summary_dirty WHERE tenant = $1")
+                .bind(tenant)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+        let full = force || built.as_deref() != Some(zone.as_str());
+        if !full && marks.is_empty() {
+            return Ok(0);
+        }
+        let months: Vec<i64> = if full {
+            sqlx::query("DELETE FROM kpi_summary WHERE tenant = $1")
+                .bind(tenant)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let (first, last): (Option<i64>, Option<i64>) = sqlx::query_as(
+                "SELECT min(least(submitted, closed, breached_at, step_breached_at, escalated_at)), \
+                 max(greatest(submitted, closed, breached_at, step_breached_at, escalated_at)) \
+                 FROM kpi_cases WHERE tenant = $1",
+            )
+            .bind(tenant)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            let mut months = Vec::new();
+            if let (Some(a), Some(b)) = (first, last) {
+                let key = |s: i64| ts(s.saturating_mul(1_000_000_000)).map(|t| month_key(t, tz));
+                let (mut m, last) = (key(a)?, key(b)?);
+                while m <= last {
+                    months.push(m);
+                    m = next_month(m);
+                }
+            }
+            months
+        } else {
+            marks.iter().map(|m| m.0).collect()
+        };
+        for &m in &months {
+            if !full {
+                sqlx::query("DELETE FROM kpi_summary WHERE tenant = $1 AND month = $2")
+                    .bind(tenant)
+                    .bind(m)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            let (a, b) = month_bounds(m, tz)?;
+            sqlx::query(RECOMPUTE)
+                .bind(tenant)
+                .bind(a)
+                .bind(b)
+                .bind(m)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        // Only the marks seen: a refresh that marked a month again meanwhile is recomputed next.
+        let (seen, versions): (Vec<i64>, Vec<i64>) = marks.into_iter().unzip();
+        sqlx::query(
+            "DELETE FROM kpi_summary_dirty WHERE tenant = $1 AND (month, version) IN \
+             (SELECT * FROM unnest($2::int8[], $3::int8[]))",
+        )
+        .bind(tenant)
+        .bind(&seen)
+        .bind(&versions)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if full {
+            sqlx::query(
+                "INSERT INTO kpi_summary_state (tenant, zone, built_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tenant) DO UPDATE SET zone = excluded.zone, \
+                 built_at = excluded.built_at",
+            )
+            .bind(tenant)
+            .bind(&zone)
+            .bind(jiff::Timestamp::now().to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(months.len() as u64)
+    }
+
+    /// The report from the month summary, or `None` when the summary is not up to date for the
+    /// months the report reads (never built, built in another zone, or a month still marked).
+    /// One read-only snapshot: the summary, the backlog, step time, survey answers and trend.
+    async fn report_from_summary(
+        &self,
+        ctx: &KpiContext,
+        query: &Query,
+    ) -> Result<Option<Report>, KpiError> {
+        let mut b = Builder::new(ctx, query)?;
+        let q = b.query().clone();
+        let tz = ctx.time_zone();
+        let at = b.backlog_at();
+        let (lo, hi) = unit_range(&q.unit);
+        let (m0, m1) = q.period.month_keys();
+        let y = i64::from(q.period.year()) * 100;
+        let (c0, c1) = if q.trend {
+            (m0.min(y + 1), m1.max(y + 12))
+        } else {
+            (m0, m1)
+        };
+        let svc = q.service.clone().unwrap_or_default();
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let (zone, marked, last_closed): (Option<String>, bool, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT zone FROM kpi_summary_state WHERE tenant = $1), \
+             EXISTS (SELECT 1 FROM kpi_summary_dirty WHERE tenant = $1 AND month BETWEEN $2 AND $3), \
+             (SELECT max(closed_month) FROM kpi_cases WHERE tenant = $1), \
+             set_config('jit', 'off', true), set_config('work_mem', $4, true)",
+        )
+        .bind(&q.tenant)
+        .bind(c0)
+        .bind(c1)
+        .bind(WORK_MEM)
+        .fetch_one(&mut *tx)
+        .await
+        .map(|(z, m, l, _, _): (Option<String>, bool, Option<i64>, String, String)| (z, m, l))
+        .map_err(db)?;
+        if marked || zone.as_deref() != Some(zone_id(tz).as_str()) {
+            return Ok(None);
+        }
+        let complaint: BTreeSet<&str> = ctx
+            .services
+            .iter()
+            .filter(|(_, i)| i.complaint)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let unit_filter = "(unit = $4 OR (unit > $5 AND unit < $6)) AND ($7 = '' OR service = $7)";
+        // The rows of the period's months whose cases the row-level filter keeps (see
+        // `summary`), added up per (unit, service, tier) here.
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT unit, service, tier, received, closed, completed, rejected, withdrawn, deemed, \
+             on_time, with_deadline, returns, reworked, breached, step_breached, escalated, \
+             tier_in_time, lead FROM kpi_summary WHERE tenant = $1 AND month BETWEEN $2 AND $3 \
+             AND lo >= $2 AND hi <= $3 AND {unit_filter}"
+        )))
+        .bind(&q.tenant)
+        .bind(m0)
+        .bind(m1)
+        .bind(&q.unit)
+        .bind(&lo)
+        .bind(&hi)
+        .bind(&svc)
+        .fetch(&mut *tx);
+        // Rows of one group arrive apart (one per month); adding them up here is cheaper than
+        // concatenating their arrays in SQL.
+        let mut groups: HashMap<GroupKey, (Partial, u64, u64)> = HashMap::new();
+        while let Some(r) = rows.try_next().await.map_err(db)? {
+            let n = |i: usize| -> Result<u64, KpiError> { Ok(u(r.try_get(i).map_err(db)?)) };
+            let key = (
+                r.try_get(0).map_err(db)?,
+                r.try_get(1).map_err(db)?,
+                r.try_get(2).map_err(db)?,
+            );
+            let (p, closed, in_time) = groups.entry(key).or_default();
+            p.received += n(3)?;
+            *closed += n(4)?;
+            p.completed += n(5)?;
+            p.rejected += n(6)?;
+            p.withdrawn += n(7)?;
+            p.deemed += n(8)?;
+            p.on_time += n(9)?;
+            p.with_deadline += n(10)?;
+            p.returns += n(11)?;
+            p.reworked += n(12)?;
+            p.breached += n(13)?;
+            p.step_breached += n(14)?;
+            p.escalated += n(15)?;
+            *in_time += n(16)?;
+            let lead: Vec<i64> = r.try_get(17).map_err(db)?;
+            p.lead.extend(
+                lead.into_iter()
+                    .map(|v| u32::try_from(v).unwrap_or(u32::MAX)),
+            );
+        }
+        drop(rows);
+        for ((unit, service, tier), (mut p, closed, in_time)) in groups {
+            // As in the row-level report: a complaint tier is listed when a complaint of it was
+            // received or closed in the period.
+            if complaint.contains(service.as_str()) && (p.received > 0 || closed > 0) {
+                let t = tier.unwrap_or_else(|| "-".to_owned());
+                p.complaints = vec![(t, p.received, p.completed + p.rejected, in_time)];
+            }
+            b.add_partial(&unit, &service, p);
+        }
+        // Backlog at `at`: the cases still open (a small partial index) and those closed at or
+        // after it, both submitted before it; the latter by closing month, each month a short
+        // range of the (closing month, submitted) index.
+        let mut closing_months = Vec::new();
+        let mut m = month_key(ts(at.saturating_mul(1_000_000_000))?, tz);
+        while last_closed.is_some_and(|l| m <= l) {
+            closing_months.push(m);
+            m = next_month(m);
+        }
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT unit, service, array_agg(submitted) FROM ( \
+             SELECT unit, service, submitted FROM kpi_cases WHERE tenant = $1 AND closed IS NULL \
+             AND submitted < $2 \
+             UNION ALL \
+             SELECT unit, service, submitted FROM kpi_cases WHERE tenant = $1 \
+             AND closed_month = ANY($3) AND submitted < $2 AND closed >= $2) AS o \
+             WHERE {unit_filter} GROUP BY unit, service"
+        )))
+        .bind(&q.tenant)
+        .bind(at)
+        .bind(&closing_months)
+        .bind(&q.unit)
+        .bind(&lo)
+        .bind(&hi)
+        .bind(&svc)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        for r in rows {
+            let unit: String = r.try_get(0).map_err(db)?;
+            let service: String = r.try_get(1).map_err(db)?;
+            let p = Partial {
+                backlog_submitted: r.try_get(2).map_err(db)?,
+                ..Partial::default()
+            };
+            b.add_partial(&unit, &service, p);
+        }
+        steps_and_skm(&mut tx, &mut b, (m0, m1), (&lo, &hi)).await?;
+        if q.trend {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT month, sum(received)::int8, sum(completed + rejected)::int8, \
+                 sum(on_time)::int8, sum(with_deadline)::int8 FROM kpi_summary \
+                 WHERE tenant = $1 AND month BETWEEN $2 AND $3 AND {unit_filter} GROUP BY month"
+            )))
+            .bind(&q.tenant)
+            .bind(y + 1)
+            .bind(y + 12)
+            .bind(&q.unit)
+            .bind(&lo)
+            .bind(&hi)
+            .bind(&svc)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+            for r in rows {
+                let month: i64 = r.try_get(0).map_err(db)?;
+                let n = |i: usize| -> Result<u64, KpiError> { Ok(u(r.try_get(i).map_err(db)?)) };
+                // The months the row-level trend lists: with a case received or decided.
+                if n(1)? > 0 {
+                    b.add_trend(TrendPoint {
+                        month,
+                        received: n(1)?,
+                        ..TrendPoint::default()
+                    });
+                }
+                if n(2)? > 0 {
+                    b.add_trend(TrendPoint {
+                        month,
+                        decided: n(2)?,
+                        on_time: n(3)?,
+                        with_deadline: n(4)?,
+                        ..TrendPoint::default()
+                    });
+                }
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Some(b.finish()))
+    }
+
     /// One slice of the report's aggregate, on a connection of its own: serial, with JIT off
     /// (compiling costs more than it saves here) and hash aggregation in memory.
     async fn report_slice(
@@ -461,13 +869,37 @@ impl PgKpi {
         Ok(rows)
     }
 
-    /// The report a query asks for, from the fact tables.
+    /// The report a query asks for: from the month summary when it is up to date for the
+    /// months the report needs (it is after every refresh), else from the case rows
+    /// ([`PgKpi::report_from_cases`]). Both give the same report.
     ///
     /// # Errors
     /// [`KpiError::NotMigrated`], [`KpiError::Database`], or [`KpiError::Invalid`] for a unit
     /// code that does not exist.
     pub async fn report(&self, ctx: &KpiContext, query: &Query) -> Result<Report, KpiError> {
+        if self.check().await?
+            && let Some(r) = self.report_from_summary(ctx, query).await?
+        {
+            return Ok(r);
+        }
+        self.rows_report(ctx, query).await
+    }
+
+    /// The report read from the case rows alone (every case of the period summed in SQL), never
+    /// from the month summary: the reference the summary is checked against.
+    ///
+    /// # Errors
+    /// As [`PgKpi::report`].
+    pub async fn report_from_cases(
+        &self,
+        ctx: &KpiContext,
+        query: &Query,
+    ) -> Result<Report, KpiError> {
         self.check().await?;
+        self.rows_report(ctx, query).await
+    }
+
+    async fn rows_report(&self, ctx: &KpiContext, query: &Query) -> Result<Report, KpiError> {
         let mut b = Builder::new(ctx, query)?;
         let q = b.query().clone();
         let (start, end) = b.bounds();
@@ -581,59 +1013,8 @@ impl PgKpi {
             };
             b.add_partial(&unit, &service, p);
         }
-        let rows = sqlx::query(
-            "SELECT unit, service, step, role, sum(visits)::int8, sum(minutes)::int8 FROM kpi_steps \
-             WHERE tenant = $1 AND month BETWEEN $2 AND $3 \
-             AND (unit = $4 OR (unit > $5 AND unit < $6)) GROUP BY unit, service, step, role",
-        )
-        .bind(&q.tenant)
-        .bind(m0)
-        .bind(m1)
-        .bind(&q.unit)
-        .bind(&lo)
-        .bind(&hi)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        for r in rows {
-            let s = |i: usize| -> Result<String, KpiError> { r.try_get(i).map_err(db) };
-            let (unit, service, step, role) = (s(0)?, s(1)?, s(2)?, s(3)?);
-            b.add_step(&StepRef {
-                unit: &unit,
-                service: &service,
-                step: &step,
-                role: &role,
-                visits: u(r.try_get(4).map_err(db)?),
-                minutes: u(r.try_get(5).map_err(db)?),
-            });
-        }
-        let rows = sqlx::query(
-            "SELECT unit, service, sum(n)::int8, sum(u1)::int8, sum(u2)::int8, sum(u3)::int8, \
-             sum(u4)::int8, sum(u5)::int8, sum(u6)::int8, sum(u7)::int8, sum(u8)::int8, \
-             sum(u9)::int8 FROM kpi_skm WHERE tenant = $1 AND month BETWEEN $2 AND $3 \
-             AND (unit = $4 OR (unit > $5 AND unit < $6)) GROUP BY unit, service",
-        )
-        .bind(&q.tenant)
-        .bind(m0)
-        .bind(m1)
-        .bind(&q.unit)
-        .bind(&lo)
-        .bind(&hi)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        for r in rows {
-            let unit: String = r.try_get(0).map_err(db)?;
-            let service: String = r.try_get(1).map_err(db)?;
-            let mut t = SkmTally {
-                respondents: u(r.try_get(2).map_err(db)?),
-                ..SkmTally::default()
-            };
-            for (i, s) in t.sums.iter_mut().enumerate() {
-                *s = u(r.try_get(3 + i).map_err(db)?);
-            }
-            b.add_skm(&unit, &service, &t);
-        }
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        steps_and_skm(&mut conn, &mut b, (m0, m1), (&lo, &hi)).await?;
         if q.trend {
             let y = i64::from(q.period.year()) * 100;
             let rows = sqlx::query(
@@ -687,6 +1068,93 @@ impl PgKpi {
         }
         Ok(b.finish())
     }
+}
+
+/// Step time and survey answers of the report's months (both additive by month).
+async fn steps_and_skm(
+    conn: &mut sqlx::PgConnection,
+    b: &mut Builder<'_>,
+    (m0, m1): (i64, i64),
+    (lo, hi): (&str, &str),
+) -> Result<(), KpiError> {
+    let q = b.query().clone();
+    let rows = sqlx::query(
+        "SELECT unit, service, step, role, sum(visits)::int8, sum(minutes)::int8 FROM kpi_steps \
+             WHERE tenant = $1 AND month BETWEEN $2 AND $3 \
+             AND (unit = $4 OR (unit > $5 AND unit < $6)) GROUP BY unit, service, step, role",
+    )
+    .bind(&q.tenant)
+    .bind(m0)
+    .bind(m1)
+    .bind(&q.unit)
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for r in rows {
+        let s = |i: usize| -> Result<String, KpiError> { r.try_get(i).map_err(db) };
+        let (unit, service, step, role) = (s(0)?, s(1)?, s(2)?, s(3)?);
+        b.add_step(&StepRef {
+            unit: &unit,
+            service: &service,
+            step: &step,
+            role: &role,
+            visits: u(r.try_get(4).map_err(db)?),
+            minutes: u(r.try_get(5).map_err(db)?),
+        });
+    }
+    let rows = sqlx::query(
+        "SELECT unit, service, sum(n)::int8, sum(u1)::int8, sum(u2)::int8, sum(u3)::int8, \
+             sum(u4)::int8, sum(u5)::int8, sum(u6)::int8, sum(u7)::int8, sum(u8)::int8, \
+             sum(u9)::int8 FROM kpi_skm WHERE tenant = $1 AND month BETWEEN $2 AND $3 \
+             AND (unit = $4 OR (unit > $5 AND unit < $6)) GROUP BY unit, service",
+    )
+    .bind(&q.tenant)
+    .bind(m0)
+    .bind(m1)
+    .bind(&q.unit)
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for r in rows {
+        let unit: String = r.try_get(0).map_err(db)?;
+        let service: String = r.try_get(1).map_err(db)?;
+        let mut t = SkmTally {
+            respondents: u(r.try_get(2).map_err(db)?),
+            ..SkmTally::default()
+        };
+        for (i, s) in t.sums.iter_mut().enumerate() {
+            *s = u(r.try_get(3 + i).map_err(db)?);
+        }
+        b.add_skm(&unit, &service, &t);
+    }
+    Ok(())
+}
+
+fn sum_fact(r: &sqlx::postgres::PgRow, from: usize) -> Result<SumFact, KpiError> {
+    let i = |k: usize| -> Result<i64, KpiError> { r.try_get(from + k).map_err(db) };
+    let o = |k: usize| -> Result<Option<i64>, KpiError> { r.try_get(from + k).map_err(db) };
+    Ok(SumFact {
+        unit: r.try_get(from).map_err(db)?,
+        service: r.try_get(from + 1).map_err(db)?,
+        tier: r.try_get(from + 2).map_err(db)?,
+        submitted: i(3)?,
+        submitted_month: i(4)?,
+        closed: o(5)?,
+        closed_month: o(6)?,
+        outcome: r.try_get(from + 7).map_err(db)?,
+        deemed: i(8)?,
+        on_time: o(9)?,
+        lead_min: o(10)?,
+        returns: i(11)?,
+        breached_at: o(12)?,
+        step_breached_at: o(13)?,
+        escalated_at: o(14)?,
+        tier_on_time: o(15)?,
+    })
 }
 
 fn raw(r: &sqlx::postgres::PgRow) -> Result<RawEntry, KpiError> {

@@ -258,6 +258,16 @@ pub fn percentile(sorted: &[u32], p: f64) -> Option<u32> {
     Some(sorted[rank - 1])
 }
 
+/// [`percentile`] of samples in any order, found by selection (reorders them).
+fn percentile_of_unsorted(samples: &mut [u32], p: f64) -> Option<u32> {
+    if samples.is_empty() {
+        return None;
+    }
+    let n = samples.len();
+    let rank = ((p * n as f64).ceil() as usize).clamp(1, n);
+    Some(*samples.select_nth_unstable(rank - 1).1)
+}
+
 fn hours(minutes: f64) -> f64 {
     (minutes / 60.0 * 100.0).round() / 100.0
 }
@@ -796,7 +806,9 @@ impl<'a> Builder<'a> {
     }
 
     fn row(&self, code: &str, name: &str, level: &str, service: Option<String>, mut a: Acc) -> Row {
-        a.lead.sort_unstable();
+        // Two ranks by selection, not a full sort (the same nearest-rank samples).
+        let median = percentile_of_unsorted(&mut a.lead, 0.5);
+        let p90 = percentile_of_unsorted(&mut a.lead, 0.9);
         let ikm = a.skm.index();
         let step_name = |service: &str, step: &str| {
             self.ctx
@@ -848,8 +860,8 @@ impl<'a> Builder<'a> {
             completed: a.completed,
             on_time: a.on_time,
             on_time_pct: pct(a.on_time, a.with_deadline),
-            lead_median_h: percentile(&a.lead, 0.5).map(|m| hours(f64::from(m))),
-            lead_p90_h: percentile(&a.lead, 0.9).map(|m| hours(f64::from(m))),
+            lead_median_h: median.map(|m| hours(f64::from(m))),
+            lead_p90_h: p90.map(|m| hours(f64::from(m))),
             refused: a.rejected,
             withdrawn: a.withdrawn,
             deemed_approved: a.deemed,
@@ -937,5 +949,10 @@ mod tests {
         assert_eq!(percentile(&v, 0.9), Some(9));
         assert_eq!(percentile(&[7], 0.9), Some(7));
         assert_eq!(percentile(&[], 0.5), None);
+        let mut shuffled = [7, 3, 10, 1, 9, 2, 8, 4, 6, 5];
+        for p in [0.0, 0.1, 0.5, 0.9, 0.95, 1.0] {
+            assert_eq!(percentile_of_unsorted(&mut shuffled, p), percentile(&v, p));
+        }
+        assert_eq!(percentile_of_unsorted(&mut [], 0.5), None);
     }
 }
