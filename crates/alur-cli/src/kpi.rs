@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use alur_kpi::{Format, Grouping, KpiContext, Language, Period, PgKpi, Query, SqliteKpi};
+use alur_kpi::{Format, KpiContext, Language, Period, PgKpi, Query, SqliteKpi};
 
 /// Arguments of `alur kpi`.
 #[derive(Debug, clap::Args)]
@@ -43,19 +43,6 @@ pub struct KpiArgs {
     pub no_refresh: bool,
 }
 
-fn grouping(by: Option<&str>) -> Result<Grouping, String> {
-    Ok(match by {
-        None | Some("children" | "anak") => Grouping::Children,
-        Some("all" | "semua") => Grouping::All,
-        Some("total") => Grouping::Total,
-        Some(l) => Grouping::Level(alur_core::region::UnitLevel::parse(l).ok_or_else(|| {
-            format!(
-                "--by `{l}`: use children, kabupaten, kota, kecamatan, kelurahan, desa, all or total"
-            )
-        })?),
-    })
-}
-
 /// Run `alur kpi`.
 pub async fn run(args: KpiArgs) -> Result<String, String> {
     let config = alur_core::load_dir(&args.config).map_err(|e| e.to_string())?;
@@ -75,7 +62,9 @@ pub async fn run(args: KpiArgs) -> Result<String, String> {
         l => return Err(format!("--lang `{l}`: use id or en")),
     };
     let mut query = Query::new(&tenant, &args.unit, period);
-    query.by = grouping(args.by.as_deref())?;
+    if let Some(by) = &args.by {
+        query.by = by.parse().map_err(|e| format!("--by: {e}"))?;
+    }
     query.service = args.service;
     query.per_service = args.per_service;
     query.as_of = Some(jiff::Timestamp::now());

@@ -30,6 +30,25 @@ pub enum Grouping {
     All,
 }
 
+impl std::str::FromStr for Grouping {
+    type Err = KpiError;
+
+    /// `children` (or `anak`), `all` (`semua`), `total`, or a level: `kabupaten`, `kota`,
+    /// `kecamatan`, `kelurahan`, `desa`, … ([`UnitLevel::parse`]).
+    fn from_str(s: &str) -> Result<Self, KpiError> {
+        Ok(match s.trim() {
+            "" | "children" | "anak" => Self::Children,
+            "all" | "semua" => Self::All,
+            "total" => Self::Total,
+            l => Self::Level(UnitLevel::parse(l).ok_or_else(|| {
+                KpiError::Invalid(format!(
+                    "rows `{l}`: use children, kabupaten, kota, kecamatan, kelurahan, desa, all or total"
+                ))
+            })?),
+        })
+    }
+}
+
 /// What to report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {

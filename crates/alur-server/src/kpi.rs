@@ -20,9 +20,7 @@ use tokio::sync::Mutex;
 
 use alur_core::Store;
 use alur_core::publish::escape as e;
-use alur_kpi::{
-    Format, Grouping, KpiContext, KpiError, Language, Period, PgKpi, Query, Report, SqliteKpi,
-};
+use alur_kpi::{Format, KpiContext, KpiError, Language, Period, PgKpi, Query, Report, SqliteKpi};
 
 use crate::pages::error_page;
 use crate::problem::Problem;
@@ -207,20 +205,6 @@ pub(crate) struct KpiParams {
     lang: Option<String>,
 }
 
-/// Parses `by` as the CLI's `--by` does.
-pub(crate) fn grouping(by: Option<&str>) -> Result<Grouping, String> {
-    Ok(match by.map(str::trim).filter(|s| !s.is_empty()) {
-        None | Some("children" | "anak") => Grouping::Children,
-        Some("all" | "semua") => Grouping::All,
-        Some("total") => Grouping::Total,
-        Some(l) => Grouping::Level(alur_core::region::UnitLevel::parse(l).ok_or_else(|| {
-            format!(
-                "by `{l}`: use children, kabupaten, kota, kecamatan, kelurahan, desa, all or total"
-            )
-        })?),
-    })
-}
-
 fn current_month<S: Store>(state: &AppState<S>) -> String {
     let now = state.engine.clock().now();
     let tz = state
@@ -256,7 +240,11 @@ fn build_query<S: Store>(
         .parse()
         .map_err(|e: KpiError| Problem::bad_request(format!("period: {e}")))?;
     let mut q = Query::new(&config.tenant.id, &unit, period);
-    q.by = grouping(p.by.as_deref()).map_err(Problem::bad_request)?;
+    if let Some(by) = p.by.as_deref() {
+        q.by = by
+            .parse()
+            .map_err(|e: KpiError| Problem::bad_request(format!("by: {e}")))?;
+    }
     q.service = p.service.clone().filter(|s| !s.is_empty());
     q.per_service = p.per_service.unwrap_or(false);
     q.as_of = Some(state.engine.clock().now());
