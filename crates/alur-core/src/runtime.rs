@@ -483,7 +483,14 @@ impl<S: Store> Engine<S> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let case = self.store.case(&tenant, case_id).await?;
+            // The case and its chain head in one read (a submission needs neither).
+            let (case, head) = match &command {
+                Command::Submit { .. } => (self.store.case(&tenant, case_id).await?, None),
+                _ => match self.store.case_with_head(&tenant, case_id).await? {
+                    Some((c, head)) => (Some(c), head),
+                    None => (None, None),
+                },
+            };
             let def = match (&command, &case) {
                 (Command::Submit { service, .. }, _) => {
                     self.current.get(service).cloned().ok_or_else(|| {
@@ -520,6 +527,7 @@ impl<S: Store> Engine<S> {
                     &def,
                     &calendars,
                     case,
+                    head,
                     case_id,
                     &events,
                     command.payload(),
@@ -602,6 +610,7 @@ impl<S: Store> Engine<S> {
         def: &ServiceDefinition,
         calendars: &Calendars,
         case: Option<Case>,
+        head: Option<(u64, String)>,
         case_id: &str,
         events: &[Event],
         payload: Option<&Payload>,
@@ -610,7 +619,7 @@ impl<S: Store> Engine<S> {
     ) -> Result<Transition, Error> {
         let tenant = self.config.tenant.id.clone();
         let mut prev = match &case {
-            Some(c) => match self.store.head(&tenant, case_id).await? {
+            Some(c) => match head {
                 Some((seq, hash)) if seq == c.version => hash,
                 Some((seq, _)) => {
                     return Err(Error::new(

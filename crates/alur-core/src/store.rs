@@ -315,6 +315,25 @@ pub trait Store: Send + Sync + 'static {
     /// - Returns the last committed state, `None` for an unknown id.
     async fn case(&self, tenant: &str, case_id: &str) -> Result<Option<Case>, StoreError>;
 
+    /// A case and the head of its chain, read together: one round trip where the store can, and
+    /// then a consistent pair (the engine checks the head's sequence against the case's version
+    /// either way).
+    ///
+    /// # Behavior
+    /// - `None` for an unknown id; otherwise the last committed state and what
+    ///   [`Store::head`] returns for it.
+    async fn case_with_head(
+        &self,
+        tenant: &str,
+        case_id: &str,
+    ) -> Result<Option<(Case, Option<(u64, String)>)>, StoreError> {
+        let Some(case) = self.case(tenant, case_id).await? else {
+            return Ok(None);
+        };
+        let head = self.head(tenant, case_id).await?;
+        Ok(Some((case, head)))
+    }
+
     /// A case's audit entries in sequence order.
     ///
     /// # Behavior
@@ -738,6 +757,14 @@ macro_rules! forward_store {
 
     async fn head(&self, tenant: &str, case_id: &str) -> Result<Option<(u64, String)>, StoreError> {
         (**self).head(tenant, case_id).await
+    }
+
+    async fn case_with_head(
+        &self,
+        tenant: &str,
+        case_id: &str,
+    ) -> Result<Option<(Case, Option<(u64, String)>)>, StoreError> {
+        (**self).case_with_head(tenant, case_id).await
     }
 
     async fn payload(

@@ -1026,6 +1026,28 @@ impl Store for PostgresStore {
         body.map(|b| from_json(&b, "case")).transpose()
     }
 
+    async fn case_with_head(
+        &self,
+        tenant: &str,
+        case_id: &str,
+    ) -> Result<Option<(Case, Option<(u64, String)>)>, StoreError> {
+        let row: Option<(String, Option<i64>, Option<String>)> =
+            sqlx::query_as(sql::CASE_WITH_HEAD)
+                .bind(tenant)
+                .bind(case_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(error::map)?;
+        let Some((body, seq, hash)) = row else {
+            return Ok(None);
+        };
+        let head = match (seq, hash) {
+            (Some(seq), Some(hash)) => Some((to_u64(seq)?, hash)),
+            _ => None,
+        };
+        Ok(Some((from_json(&body, "case")?, head)))
+    }
+
     async fn entries(&self, tenant: &str, case_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(sql::ENTRIES)
             .bind(tenant)

@@ -278,6 +278,13 @@ SELECT seq, service, definition_version, calendar_version, event::text, actor::t
        at_ns, payload_digest, prev_hash, hash, due::text
 FROM audit_entries WHERE tenant = $1 AND case_id = $2 ORDER BY seq";
 
+/// A case and its chain head in one statement (one snapshot).
+pub(crate) const CASE_WITH_HEAD: &str = "
+SELECT c.body::text, h.seq, h.hash FROM cases c
+LEFT JOIN LATERAL (SELECT seq, hash FROM audit_entries
+                   WHERE tenant = $1 AND case_id = $2 ORDER BY seq DESC LIMIT 1) h ON true
+WHERE c.tenant = $1 AND c.id = $2";
+
 pub(crate) const CHAIN_HEAD: &str = "
 SELECT seq, hash FROM audit_entries WHERE tenant = $1 AND case_id = $2 ORDER BY seq DESC LIMIT 1";
 

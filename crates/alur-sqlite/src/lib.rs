@@ -686,6 +686,47 @@ impl Store for SqliteStore {
         body.as_deref().map(case_from_json).transpose()
     }
 
+    async fn head(&self, tenant: &str, case_id: &str) -> Result<Option<(u64, String)>, StoreError> {
+        let row: Option<(i64, String)> = sqlx::query_as(
+            "SELECT seq, hash FROM audit_entries WHERE tenant = ? AND case_id = ? \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(tenant)
+        .bind(case_id)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(|e| map(&e))?;
+        row.map(|(seq, hash)| Ok((unsigned(seq, "audit sequence number")?, hash)))
+            .transpose()
+    }
+
+    async fn case_with_head(
+        &self,
+        tenant: &str,
+        case_id: &str,
+    ) -> Result<Option<(Case, Option<(u64, String)>)>, StoreError> {
+        // One statement, so one read transaction: the case and its head are from one snapshot.
+        let row: Option<(String, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT c.body, h.seq, h.hash FROM cases c LEFT JOIN \
+             (SELECT seq, hash FROM audit_entries WHERE tenant = ?1 AND case_id = ?2 \
+              ORDER BY seq DESC LIMIT 1) h ON 1 \
+             WHERE c.tenant = ?1 AND c.id = ?2",
+        )
+        .bind(tenant)
+        .bind(case_id)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(|e| map(&e))?;
+        let Some((body, seq, hash)) = row else {
+            return Ok(None);
+        };
+        let head = match (seq, hash) {
+            (Some(seq), Some(hash)) => Some((unsigned(seq, "audit sequence number")?, hash)),
+            _ => None,
+        };
+        Ok(Some((case_from_json(&body)?, head)))
+    }
+
     async fn entries(&self, tenant: &str, case_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "{ENTRY_COLUMNS} WHERE tenant = ? AND case_id = ? ORDER BY seq"

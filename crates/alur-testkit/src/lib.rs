@@ -218,7 +218,7 @@ pub async fn definitions_are_versioned<S: Store>(store: S) {
     );
 }
 
-/// `commit` then `case`/`entries` return exactly what was committed.
+/// `commit` then `case`/`entries`/`head`/`case_with_head` return exactly what was committed.
 pub async fn create_and_read_back<S: Store>(store: S) {
     let (e, _) = engine(store).await;
     let c = e.submit(domisili(1), None).await.unwrap();
@@ -235,6 +235,13 @@ pub async fn create_and_read_back<S: Store>(store: S) {
         vec![1, 2]
     );
     alur_core::audit::verify_chain(&entries).unwrap();
+    // The head is the last entry; read with the case it is the pair the engine chains to.
+    let last = entries.last().map(|x| (x.seq, x.hash.clone()));
+    assert_eq!(e.store().head(TENANT, &c.id).await.unwrap(), last);
+    assert_eq!(
+        e.store().case_with_head(TENANT, &c.id).await.unwrap(),
+        Some((c.clone(), last))
+    );
     assert!(
         e.store()
             .case(TENANT, "no-such-case")
@@ -242,6 +249,14 @@ pub async fn create_and_read_back<S: Store>(store: S) {
             .unwrap()
             .is_none()
     );
+    assert!(
+        e.store()
+            .case_with_head(TENANT, "no-such-case")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(e.store().head(TENANT, "no-such-case").await.unwrap(), None);
     assert!(
         e.store()
             .entries(TENANT, "no-such-case")
