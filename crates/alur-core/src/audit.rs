@@ -224,8 +224,8 @@ impl EntryColumns<'_> {
     }
 }
 
-/// Lower-case hex digit values; 0xff for any other byte.
-const LOWER_HEX: [u8; 256] = {
+/// Hex digit values: `0`–`9`, `a`–`f`, and `A`–`F` when `upper`; 0xff for any other byte.
+pub(crate) const fn hex_table(upper: bool) -> [u8; 256] {
     let mut t = [0xff; 256];
     let mut i = 0;
     while i < 10 {
@@ -235,14 +235,18 @@ const LOWER_HEX: [u8; 256] = {
     let mut i = 0;
     while i < 6 {
         t[b'a' as usize + i] = 10 + i as u8;
+        if upper {
+            t[b'A' as usize + i] = 10 + i as u8;
+        }
         i += 1;
     }
     t
-};
+}
 
-/// Decode a hash written as the chain writes it: exactly 64 lower-case hex digits (so two texts
-/// decode to the same bytes only when they are equal).
-pub fn parse_chain_hash(hex: &str) -> Option<Hash> {
+const LOWER_HEX: [u8; 256] = hex_table(false);
+
+/// Decode exactly 64 hex digits with `table` ([`hex_table`]) into a hash.
+pub(crate) fn decode_hash(hex: &str, table: &[u8; 256]) -> Option<Hash> {
     let b = hex.as_bytes();
     if b.len() != 64 {
         return None;
@@ -250,11 +254,17 @@ pub fn parse_chain_hash(hex: &str) -> Option<Hash> {
     let mut out = [0u8; 32];
     let mut bad = 0u8;
     for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-        let (hi, lo) = (LOWER_HEX[pair[0] as usize], LOWER_HEX[pair[1] as usize]);
+        let (hi, lo) = (table[pair[0] as usize], table[pair[1] as usize]);
         bad |= hi | lo;
         *o = (hi << 4) | (lo & 0x0f);
     }
     (bad & 0xf0 == 0).then_some(out)
+}
+
+/// Decode a hash written as the chain writes it: exactly 64 lower-case hex digits (so two texts
+/// decode to the same bytes only when they are equal).
+pub fn parse_chain_hash(hex: &str) -> Option<Hash> {
+    decode_hash(hex, &LOWER_HEX)
 }
 
 /// A 32-byte hash.

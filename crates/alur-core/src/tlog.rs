@@ -26,36 +26,11 @@ pub fn origin(tenant: &str) -> String {
 }
 
 /// Hex digit values (either case); 0xff for any other byte.
-const HEX: [u8; 256] = {
-    let mut t = [0xff; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
+const HEX: [u8; 256] = crate::audit::hex_table(true);
 
-/// Decode a 64-character hex hash.
+/// Decode a 64-character hex hash (either case).
 pub fn parse_hash(hex: &str) -> Option<Hash> {
-    let b = hex.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    let mut bad = 0u8;
-    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-        let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
-        bad |= hi | lo;
-        *o = (hi << 4) | (lo & 0x0f);
-    }
-    (bad & 0xf0 == 0).then_some(out)
+    crate::audit::decode_hash(hex, &HEX)
 }
 
 /// The Merkle leaf hash of a log leaf.

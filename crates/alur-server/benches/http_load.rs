@@ -291,6 +291,21 @@ where
     }
 }
 
+/// The engine over the SQLite file at `url` (FULL with group commit, as `alur serve` opens it).
+async fn engine(url: &str) -> alur_core::Engine<alur_sqlite::SqliteStore> {
+    let store = alur_sqlite::SqliteStore::open(url, alur_sqlite::SqliteOptions::default())
+        .await
+        .expect("sqlite");
+    alur_core::Engine::new(
+        alur_testkit::kepri(),
+        store,
+        Arc::new(alur_core::SystemClock),
+        alur_testkit::pseudonymizer(),
+    )
+    .await
+    .expect("engine")
+}
+
 fn main() {
     let seconds = env("ALUR_BENCH_SECONDS", 10);
     let read_conns = env("ALUR_BENCH_CONNECTIONS", 32);
@@ -308,17 +323,7 @@ fn main() {
         .expect("server runtime");
     // One real case through the engine, copied `prefill_n` times, before the server starts.
     let original = server.block_on(async {
-        let store = alur_sqlite::SqliteStore::open(&url, alur_sqlite::SqliteOptions::default())
-            .await
-            .expect("sqlite");
-        let engine = alur_core::Engine::new(
-            alur_testkit::kepri(),
-            store,
-            Arc::new(alur_core::SystemClock),
-            alur_testkit::pseudonymizer(),
-        )
-        .await
-        .expect("engine");
+        let engine = engine(&url).await;
         engine
             .submit(alur_testkit::domisili(1), None)
             .await
@@ -339,17 +344,7 @@ fn main() {
         })
     };
     let addr = server.block_on(async {
-        let store = alur_sqlite::SqliteStore::open(&url, alur_sqlite::SqliteOptions::default())
-            .await
-            .expect("sqlite");
-        let engine = alur_core::Engine::new(
-            alur_testkit::kepri(),
-            store,
-            Arc::new(alur_core::SystemClock),
-            alur_testkit::pseudonymizer(),
-        )
-        .await
-        .expect("engine");
+        let engine = engine(&url).await;
         let settings = alur_server::Settings {
             public_requests_per_minute: 0,
             upload_dir: dir.path().join("dokumen"),

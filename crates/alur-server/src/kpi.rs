@@ -86,6 +86,32 @@ impl Cache {
     }
 }
 
+/// The report for `query`: a recent equal one, or `compute(refresh)` (refreshing the facts
+/// first when the interval has passed). One computation at a time: a report reads every fact
+/// row of its period, and a second equal request waits for the first one's answer instead of
+/// repeating it.
+async fn cached<F, Fut>(
+    cache: &Mutex<Cache>,
+    query: Query,
+    compute: F,
+) -> Result<Arc<Report>, KpiError>
+where
+    F: FnOnce(Query, bool) -> Fut,
+    Fut: std::future::Future<Output = Result<Report, KpiError>>,
+{
+    let mut cache = cache.lock().await;
+    if let Some(r) = cache.get(&query) {
+        return Ok(r);
+    }
+    let refresh = cache.refresh_due();
+    let report = Arc::new(compute(query.clone(), refresh).await?);
+    if refresh {
+        cache.last_refresh = Some(Instant::now());
+    }
+    cache.put(&query, report.clone());
+    Ok(report)
+}
+
 /// Reports from an SQLite store's fact tables ([`SqliteKpi`]), refreshed from the audit log at
 /// most once per interval; equal queries within the interval share one computation.
 pub struct SqliteKpiSource {
@@ -109,28 +135,20 @@ impl SqliteKpiSource {
 #[async_trait]
 impl KpiSource for SqliteKpiSource {
     async fn report(&self, query: Query) -> Result<Arc<Report>, KpiError> {
-        // One computation at a time: a report reads every fact row of its period, and a
-        // second equal request waits for the first one's answer instead of repeating it.
-        let mut cache = self.cache.lock().await;
-        if let Some(r) = cache.get(&query) {
-            return Ok(r);
-        }
-        let refresh = cache.refresh_due();
-        let (kpi, ctx, q) = (self.kpi.clone(), self.ctx.clone(), query.clone());
-        let report = tokio::task::spawn_blocking(move || {
-            if refresh {
-                kpi.refresh(&q.tenant, &ctx)?;
+        cached(&self.cache, query, |q, refresh| {
+            let (kpi, ctx) = (self.kpi.clone(), self.ctx.clone());
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    if refresh {
+                        kpi.refresh(&q.tenant, &ctx)?;
+                    }
+                    kpi.report(&ctx, &q)
+                })
+                .await
+                .map_err(|e| KpiError::Database(format!("the report task failed: {e}")))?
             }
-            kpi.report(&ctx, &q)
         })
         .await
-        .map_err(|e| KpiError::Database(format!("the report task failed: {e}")))??;
-        if refresh {
-            cache.last_refresh = Some(Instant::now());
-        }
-        let report = Arc::new(report);
-        cache.put(&query, report.clone());
-        Ok(report)
     }
 }
 
@@ -157,17 +175,13 @@ impl PgKpiSource {
 #[async_trait]
 impl KpiSource for PgKpiSource {
     async fn report(&self, query: Query) -> Result<Arc<Report>, KpiError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(r) = cache.get(&query) {
-            return Ok(r);
-        }
-        if cache.refresh_due() {
-            self.kpi.refresh(&query.tenant, &self.ctx).await?;
-            cache.last_refresh = Some(Instant::now());
-        }
-        let report = Arc::new(self.kpi.report(&self.ctx, &query).await?);
-        cache.put(&query, report.clone());
-        Ok(report)
+        cached(&self.cache, query, |q, refresh| async move {
+            if refresh {
+                self.kpi.refresh(&q.tenant, &self.ctx).await?;
+            }
+            self.kpi.report(&self.ctx, &q).await
+        })
+        .await
     }
 }
 

@@ -53,6 +53,26 @@ async fn start_with<S: Store>(
     }
 }
 
+/// A desk on an SQLite file in `dir` with its performance figures refreshed at most once per
+/// `interval`.
+async fn start_with_kpi(
+    dir: &tempfile::TempDir,
+    settings: Settings,
+    interval: std::time::Duration,
+) -> Desk<alur_sqlite::SqliteStore> {
+    let path = dir.path().join("alur.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = alur_sqlite::SqliteStore::open(&url, alur_sqlite::SqliteOptions::default())
+        .await
+        .expect("sqlite");
+    let source = SqliteKpiSource::new(
+        alur_kpi::SqliteKpi::new(&path),
+        &alur_testkit::kepri(),
+        interval,
+    );
+    start_with(store, settings, Some(Arc::new(source))).await
+}
+
 struct Reply {
     status: u16,
     content_type: String,
@@ -535,17 +555,7 @@ async fn runs_on_sqlite() {
 #[tokio::test]
 async fn performance_figures_for_officers_as_json_csv_and_a_page() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("alur.db");
-    let url = format!("sqlite://{}", path.display());
-    let store = alur_sqlite::SqliteStore::open(&url, alur_sqlite::SqliteOptions::default())
-        .await
-        .expect("sqlite");
-    let source = SqliteKpiSource::new(
-        alur_kpi::SqliteKpi::new(&path),
-        &alur_testkit::kepri(),
-        std::time::Duration::ZERO,
-    );
-    let d = start_with(store, settings(), Some(Arc::new(source))).await;
+    let d = start_with_kpi(&dir, settings(), std::time::Duration::ZERO).await;
     for (i, name) in ["Ani", "Budi"].iter().enumerate() {
         let r = d.submit(&format!("kpi-{i}"), &domisili(name)).await;
         assert_eq!(r.status, 201, "{}", r.text);
@@ -624,21 +634,11 @@ async fn performance_figures_for_officers_as_json_csv_and_a_page() {
 #[tokio::test]
 async fn performance_figures_can_be_public() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("alur.db");
-    let url = format!("sqlite://{}", path.display());
-    let store = alur_sqlite::SqliteStore::open(&url, alur_sqlite::SqliteOptions::default())
-        .await
-        .expect("sqlite");
-    let source = SqliteKpiSource::new(
-        alur_kpi::SqliteKpi::new(&path),
-        &alur_testkit::kepri(),
-        std::time::Duration::from_secs(60),
-    );
     let public = Settings {
         public_kpi: true,
         ..settings()
     };
-    let d = start_with(store, public, Some(Arc::new(source))).await;
+    let d = start_with_kpi(&dir, public, std::time::Duration::from_secs(60)).await;
     let r = d.get("/api/v1/kpi?unit=21", None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["rows"][0]["figures"]["received"], 0);
