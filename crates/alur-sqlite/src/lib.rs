@@ -27,6 +27,7 @@
 //!   `foreign_keys=ON`, `busy_timeout`; embedded migrations run at start-up, and a database
 //!   migrated by a newer `alur` is refused with [`OpenError::NewerDatabase`].
 
+mod checkpoint;
 mod codec;
 mod error;
 mod letters;
@@ -90,6 +91,11 @@ pub struct SqliteOptions {
     /// Cap on the database size, in pages (`PRAGMA max_page_count`); `None` for SQLite's default.
     /// A write that would grow the file beyond it fails with `Unavailable` (disk full).
     pub max_page_count: Option<u32>,
+    /// Checkpoints (copying committed pages from the WAL into the database file) run on a
+    /// thread of their own, at most once per this interval while commits come in, instead of
+    /// inside the writer's commits; `None`: SQLite's own checkpoint in the writer every 1,000
+    /// pages. See the `checkpoint` module.
+    pub checkpoint_interval: Option<Duration>,
 }
 
 impl Default for SqliteOptions {
@@ -101,6 +107,7 @@ impl Default for SqliteOptions {
             max_batch: 64,
             cache_mib: 16,
             max_page_count: None,
+            checkpoint_interval: Some(Duration::from_millis(100)),
         }
     }
 }
@@ -133,6 +140,10 @@ pub struct WriterStats {
     pub transitions: u64,
     /// Transitions committed (the others failed with an error).
     pub committed: u64,
+    /// Checkpoints run by the checkpoint thread.
+    pub checkpoints: u64,
+    /// Of which failed (the pages stay in the WAL; a later checkpoint copies them).
+    pub checkpoint_failures: u64,
 }
 
 /// The SQLite [`Store`]. Cheap to share behind an `Arc`; dropping it stops the writer.
@@ -143,6 +154,8 @@ pub struct SqliteStore {
     path: PathBuf,
     durability: Durability,
     stats: Arc<writer::Stats>,
+    checkpointer: Option<checkpoint::Checkpointer>,
+    checkpoints: Arc<checkpoint::Counters>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -257,6 +270,14 @@ impl SqliteStore {
         if let Some(pages) = options.max_page_count {
             writer_options = writer_options.pragma("max_page_count", pages.to_string());
         }
+        if options.checkpoint_interval.is_some() {
+            // The checkpoint thread does the copying; the writer's own checkpoint stays as the
+            // backstop that lets the WAL file start over.
+            writer_options = writer_options.pragma(
+                "wal_autocheckpoint",
+                (1000 * checkpoint::BACKSTOP_FACTOR).to_string(),
+            );
+        }
         let mut conn = writer_options.connect().await.map_err(|e| map(&e))?;
 
         let busy_ms = options.busy_timeout.as_millis().to_string();
@@ -313,9 +334,23 @@ impl SqliteStore {
             .await?;
         }
 
+        let checkpoints = Arc::new(checkpoint::Counters::default());
+        let (checkpointer, poke) = match options.checkpoint_interval {
+            Some(interval) => {
+                let (c, p) = checkpoint::Checkpointer::start(
+                    &path,
+                    options.durability,
+                    options.busy_timeout,
+                    interval,
+                    checkpoints.clone(),
+                )?;
+                (Some(c), Some(p))
+            }
+            None => (None, None),
+        };
         let (tx, rx) = mpsc::channel(4096);
         let stats = Arc::new(writer::Stats::default());
-        let writer = Writer::new(conn, writer_options, options.max_batch, stats.clone());
+        let writer = Writer::new(conn, writer_options, options.max_batch, stats.clone(), poke);
         let writer_task = tokio::spawn(writer.run(rx));
         Ok(Self {
             writer: tx,
@@ -324,6 +359,8 @@ impl SqliteStore {
             path,
             durability: options.durability,
             stats,
+            checkpointer,
+            checkpoints,
         })
     }
 
@@ -344,6 +381,8 @@ impl SqliteStore {
             batches: self.stats.batches.load(Relaxed),
             transitions: self.stats.transitions.load(Relaxed),
             committed: self.stats.committed.load(Relaxed),
+            checkpoints: self.checkpoints.runs.load(Relaxed),
+            checkpoint_failures: self.checkpoints.failures.load(Relaxed),
         }
     }
 
@@ -450,10 +489,16 @@ impl SqliteStore {
             writer,
             writer_task,
             readers,
+            checkpointer,
             ..
         } = self;
         drop(writer);
+        // The writer task holds the checkpoint thread's sender: once it ends, the thread runs a
+        // last checkpoint and stops.
         let _ = writer_task.await;
+        if let Some(c) = checkpointer {
+            let _ = tokio::task::spawn_blocking(move || c.join()).await;
+        }
         readers.close().await;
     }
 

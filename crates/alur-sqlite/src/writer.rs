@@ -31,6 +31,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Either, Executor};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::checkpoint::Poke;
 use crate::codec::{Param, TRANSITION_ROW, TRANSITION_SQL, TRANSITION_STATEMENTS, bind_all};
 use crate::error::{is_statement_local, map};
 
@@ -206,6 +207,8 @@ pub(crate) struct Writer {
     scripts: Scripts,
     max_batch: usize,
     stats: Arc<Stats>,
+    /// Tells the checkpoint thread about commits (none: SQLite checkpoints in this connection).
+    checkpoint: Option<Poke>,
 }
 
 /// Counters of the writer (see [`crate::WriterStats`]).
@@ -222,6 +225,7 @@ impl Writer {
         connect: SqliteConnectOptions,
         max_batch: usize,
         stats: Arc<Stats>,
+        checkpoint: Option<Poke>,
     ) -> Self {
         Self {
             conn: Some(conn),
@@ -229,6 +233,7 @@ impl Writer {
             scripts: Scripts::default(),
             max_batch: max_batch.max(1),
             stats,
+            checkpoint,
         }
     }
 
@@ -279,6 +284,11 @@ impl Writer {
                     self.stats.batches.fetch_add(1, Ordering::Relaxed);
                     self.stats.transitions.fetch_add(n, Ordering::Relaxed);
                     self.stats.committed.fetch_add(committed, Ordering::Relaxed);
+                    if committed > 0
+                        && let Some(p) = &self.checkpoint
+                    {
+                        p.poke();
+                    }
                     healthy
                 }
                 Job::Script { sql, params, reply } => {
@@ -286,6 +296,9 @@ impl Writer {
                     match run_script(conn, script, &params).await {
                         Ok(rows) => {
                             let _ = reply.send(Ok(rows));
+                            if let Some(p) = &self.checkpoint {
+                                p.poke();
+                            }
                             true
                         }
                         Err(e) => {
