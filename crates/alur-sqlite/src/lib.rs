@@ -13,7 +13,10 @@
 //!   channel to it; transitions that queue up while it works share one `BEGIN IMMEDIATE`
 //!   transaction (never a deferred one) and one `COMMIT` (one fsync with [`Durability::Full`]),
 //!   each keeping its own outcome. Reads use a small pool of read-only connections (WAL readers
-//!   never block the writer nor each other).
+//!   never block the writer nor each other); the reads by key the engine makes before every
+//!   command (a case, its chain head) run on the caller's thread through plain connections
+//!   instead (the `point` module), falling back to the pool when they fail. WAL checkpoints run
+//!   on a thread of their own (the `checkpoint` module).
 //! - **One round trip per transition, one statement.** A transition is one row inserted into the
 //!   `alur_transition` view; its `INSTEAD OF` trigger (migration 1) writes the case guarded by
 //!   the expected version, the idempotency record, the timers, the audit entries, the payloads
@@ -32,6 +35,7 @@ mod codec;
 mod error;
 mod letters;
 mod outbox;
+mod point;
 mod verify;
 mod writer;
 
@@ -156,6 +160,7 @@ pub struct SqliteStore {
     stats: Arc<writer::Stats>,
     checkpointer: Option<checkpoint::Checkpointer>,
     checkpoints: Arc<checkpoint::Counters>,
+    points: point::PointReader,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -356,6 +361,7 @@ impl SqliteStore {
             writer: tx,
             writer_task,
             readers,
+            points: point::PointReader::new(&path),
             path,
             durability: options.durability,
             stats,
@@ -721,26 +727,34 @@ impl Store for SqliteStore {
     }
 
     async fn case(&self, tenant: &str, case_id: &str) -> Result<Option<Case>, StoreError> {
-        let body: Option<String> =
-            sqlx::query_scalar("SELECT body FROM cases WHERE tenant = ? AND id = ?")
-                .bind(tenant)
-                .bind(case_id)
-                .fetch_optional(&self.readers)
-                .await
-                .map_err(|e| map(&e))?;
+        if let Some(body) = self
+            .points
+            .one(point::CASE_SQL, tenant, case_id, |r| r.get::<_, String>(0))
+        {
+            return body.as_deref().map(case_from_json).transpose();
+        }
+        let body: Option<String> = sqlx::query_scalar(point::CASE_SQL)
+            .bind(tenant)
+            .bind(case_id)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(|e| map(&e))?;
         body.as_deref().map(case_from_json).transpose()
     }
 
     async fn head(&self, tenant: &str, case_id: &str) -> Result<Option<(u64, String)>, StoreError> {
-        let row: Option<(i64, String)> = sqlx::query_as(
-            "SELECT seq, hash FROM audit_entries WHERE tenant = ? AND case_id = ? \
-             ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(tenant)
-        .bind(case_id)
-        .fetch_optional(&self.readers)
-        .await
-        .map_err(|e| map(&e))?;
+        let point = self.points.one(point::HEAD_SQL, tenant, case_id, |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        });
+        let row: Option<(i64, String)> = match point {
+            Some(row) => row,
+            None => sqlx::query_as(point::HEAD_SQL)
+                .bind(tenant)
+                .bind(case_id)
+                .fetch_optional(&self.readers)
+                .await
+                .map_err(|e| map(&e))?,
+        };
         row.map(|(seq, hash)| Ok((unsigned(seq, "audit sequence number")?, hash)))
             .transpose()
     }
@@ -751,17 +765,24 @@ impl Store for SqliteStore {
         case_id: &str,
     ) -> Result<Option<(Case, Option<(u64, String)>)>, StoreError> {
         // One statement, so one read transaction: the case and its head are from one snapshot.
-        let row: Option<(String, Option<i64>, Option<String>)> = sqlx::query_as(
-            "SELECT c.body, h.seq, h.hash FROM cases c LEFT JOIN \
-             (SELECT seq, hash FROM audit_entries WHERE tenant = ?1 AND case_id = ?2 \
-              ORDER BY seq DESC LIMIT 1) h ON 1 \
-             WHERE c.tenant = ?1 AND c.id = ?2",
-        )
-        .bind(tenant)
-        .bind(case_id)
-        .fetch_optional(&self.readers)
-        .await
-        .map_err(|e| map(&e))?;
+        let point = self
+            .points
+            .one(point::CASE_WITH_HEAD_SQL, tenant, case_id, |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            });
+        let row: Option<(String, Option<i64>, Option<String>)> = match point {
+            Some(row) => row,
+            None => sqlx::query_as(point::CASE_WITH_HEAD_SQL)
+                .bind(tenant)
+                .bind(case_id)
+                .fetch_optional(&self.readers)
+                .await
+                .map_err(|e| map(&e))?,
+        };
         let Some((body, seq, hash)) = row else {
             return Ok(None);
         };
