@@ -508,6 +508,30 @@ impl SqliteStore {
         readers.close().await;
     }
 
+    /// A read by `(tenant, case id)` of at most one row: on the caller's thread (the `point`
+    /// module), or through the read pool when that fails. `row` maps the point read's row to
+    /// the same tuple the pool decodes.
+    async fn by_key<T>(
+        &self,
+        sql: &'static str,
+        tenant: &str,
+        case_id: &str,
+        row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin,
+    {
+        if let Some(found) = self.points.one(sql, tenant, case_id, row) {
+            return Ok(found);
+        }
+        sqlx::query_as(sql)
+            .bind(tenant)
+            .bind(case_id)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(|e| map(&e))
+    }
+
     async fn send<T>(
         &self,
         job: Job,
@@ -727,34 +751,18 @@ impl Store for SqliteStore {
     }
 
     async fn case(&self, tenant: &str, case_id: &str) -> Result<Option<Case>, StoreError> {
-        if let Some(body) = self
-            .points
-            .one(point::CASE_SQL, tenant, case_id, |r| r.get::<_, String>(0))
-        {
-            return body.as_deref().map(case_from_json).transpose();
-        }
-        let body: Option<String> = sqlx::query_scalar(point::CASE_SQL)
-            .bind(tenant)
-            .bind(case_id)
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(|e| map(&e))?;
-        body.as_deref().map(case_from_json).transpose()
+        let body: Option<(String,)> = self
+            .by_key(point::CASE_SQL, tenant, case_id, |r| Ok((r.get(0)?,)))
+            .await?;
+        body.map(|(b,)| case_from_json(&b)).transpose()
     }
 
     async fn head(&self, tenant: &str, case_id: &str) -> Result<Option<(u64, String)>, StoreError> {
-        let point = self.points.one(point::HEAD_SQL, tenant, case_id, |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        });
-        let row: Option<(i64, String)> = match point {
-            Some(row) => row,
-            None => sqlx::query_as(point::HEAD_SQL)
-                .bind(tenant)
-                .bind(case_id)
-                .fetch_optional(&self.readers)
-                .await
-                .map_err(|e| map(&e))?,
-        };
+        let row: Option<(i64, String)> = self
+            .by_key(point::HEAD_SQL, tenant, case_id, |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .await?;
         row.map(|(seq, hash)| Ok((unsigned(seq, "audit sequence number")?, hash)))
             .transpose()
     }
@@ -765,24 +773,11 @@ impl Store for SqliteStore {
         case_id: &str,
     ) -> Result<Option<(Case, Option<(u64, String)>)>, StoreError> {
         // One statement, so one read transaction: the case and its head are from one snapshot.
-        let point = self
-            .points
-            .one(point::CASE_WITH_HEAD_SQL, tenant, case_id, |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<i64>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                ))
-            });
-        let row: Option<(String, Option<i64>, Option<String>)> = match point {
-            Some(row) => row,
-            None => sqlx::query_as(point::CASE_WITH_HEAD_SQL)
-                .bind(tenant)
-                .bind(case_id)
-                .fetch_optional(&self.readers)
-                .await
-                .map_err(|e| map(&e))?,
-        };
+        let row: Option<(String, Option<i64>, Option<String>)> = self
+            .by_key(point::CASE_WITH_HEAD_SQL, tenant, case_id, |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .await?;
         let Some((body, seq, hash)) = row else {
             return Ok(None);
         };
