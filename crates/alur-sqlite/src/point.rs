@@ -1,4 +1,4 @@
-//! Point reads (a case, its chain head) on the caller's thread.
+//! Point reads (a case, its chain head; the short list of overdue cases) on the caller's thread.
 //!
 //! sqlx runs each SQLite statement on a worker thread of the connection and hands the request
 //! and every row across threads; for a read by primary key that hand-off costs more than the read
@@ -62,6 +62,17 @@ impl PointReader {
         b: &str,
         row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Option<Option<T>> {
+        self.with(|conn| {
+            conn.prepare_cached(sql)
+                .and_then(|mut stmt| stmt.query_row([a, b], row).optional())
+        })
+    }
+
+    /// Run `read` on a connection of the pool; `None` when it failed (ask the sqlx pool).
+    pub(crate) fn with<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
         let taken = self.idle.lock().ok().and_then(|mut v| v.pop());
         let conn = match taken {
             Some(c) => c,
@@ -70,9 +81,7 @@ impl PointReader {
                 Err(_) => return None,
             },
         };
-        let result = conn
-            .prepare_cached(sql)
-            .and_then(|mut stmt| stmt.query_row([a, b], row).optional());
+        let result = read(&conn);
         // A connection is kept only when it answered (an error may leave it in any state).
         match result {
             Ok(v) => {

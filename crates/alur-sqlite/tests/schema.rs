@@ -230,6 +230,16 @@ async fn overdue_lists_open_cases_past_their_deadline() {
             .is_empty()
     );
     assert!(s.overdue(TENANT, far, 1).await.unwrap().len() <= 1);
+    // A long list goes through the read pool instead of the caller's thread: same answer.
+    let long = s.overdue(TENANT, far, 1_000_000).await.unwrap();
+    assert_eq!(long, overdue);
+    assert_eq!(
+        long.iter().map(|o| o.case_id.as_str()).collect::<Vec<_>>(),
+        with_deadline
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
