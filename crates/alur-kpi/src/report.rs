@@ -457,7 +457,9 @@ pub struct Builder<'a> {
     from: Timestamp,
     to: Timestamp,
     backlog_at: Timestamp,
-    leaves: HashMap<String, HashMap<String, Acc>>,
+    /// Unit → service → figures. hashbrown's `entry_ref` looks a row's unit and service up by
+    /// `&str` and allocates their keys only when they are new.
+    leaves: hashbrown::HashMap<String, hashbrown::HashMap<String, Acc>>,
     trend: BTreeMap<i64, TrendPoint>,
 }
 
@@ -488,7 +490,7 @@ impl<'a> Builder<'a> {
             to,
             backlog_at,
             query,
-            leaves: HashMap::new(),
+            leaves: hashbrown::HashMap::new(),
             trend: BTreeMap::new(),
         })
     }
@@ -509,14 +511,11 @@ impl<'a> Builder<'a> {
     }
 
     fn acc(&mut self, unit: &str, service: &str) -> &mut Acc {
-        if !self.leaves.contains_key(unit) {
-            self.leaves.insert(unit.to_owned(), HashMap::new());
-        }
-        let by_service = self.leaves.get_mut(unit).expect("inserted above");
-        if !by_service.contains_key(service) {
-            by_service.insert(service.to_owned(), Acc::default());
-        }
-        by_service.get_mut(service).expect("inserted above")
+        self.leaves
+            .entry_ref(unit)
+            .or_default()
+            .entry_ref(service)
+            .or_default()
     }
 
     /// Add one case (rows outside the unit, service or period are ignored).
@@ -763,7 +762,8 @@ impl<'a> Builder<'a> {
         let mut rows: Vec<(Acc, BTreeMap<String, Acc>)> =
             (0..targets.len()).map(|_| Default::default()).collect();
         let mut by_leaf: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut leaves: Vec<(&String, &HashMap<String, Acc>)> = self.leaves.iter().collect();
+        let mut leaves: Vec<(&String, &hashbrown::HashMap<String, Acc>)> =
+            self.leaves.iter().collect();
         leaves.sort_by(|a, b| a.0.cmp(b.0));
         for (unit, services) in leaves {
             let mut services: Vec<(&String, &Acc)> = services.iter().collect();
