@@ -106,7 +106,7 @@ fn nik_shaped(text: &str, scan: Scan) -> Vec<String> {
             // In a database file, columns lie side by side ("…Z" of a time, then a digest): a
             // run inside hex digests glued together (a hex stretch of 64 or 128 characters) is
             // part of them. A NIK glued to a digest makes the stretch 80 long and still counts.
-            let in_digests = scan == Scan::Database && {
+            let in_digests = run == 16 && scan == Scan::Database && {
                 let hex = |c: &u8| c.is_ascii_hexdigit();
                 let left = wb[..j].iter().rev().take_while(|c| hex(c)).count();
                 let right = wb[j + run..].iter().take_while(|c| hex(c)).count();
@@ -465,9 +465,10 @@ fn alur_binary_prints_and_writes_no_nik() {
     for f in &files {
         let data = std::fs::read(f).expect("read");
         bytes += data.len();
+        let name = f.to_string_lossy();
         let scan = if data.starts_with(b"SQLite format 3\0")
-            || f.to_string_lossy().ends_with("-wal")
-            || f.to_string_lossy().ends_with("-journal")
+            || name.ends_with("-wal")
+            || name.ends_with("-journal")
         {
             Scan::Database
         } else {
