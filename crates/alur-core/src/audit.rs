@@ -73,7 +73,7 @@ impl AuditEntry {
             event_json: &event,
             actor_json: &actor,
             legal_basis: self.legal_basis.as_deref(),
-            at: self.at,
+            at: EntryTime::from(self.at),
             due_json: due.as_deref(),
             payload_digest: self.payload_digest.as_deref(),
             prev_hash: &self.prev_hash,
@@ -124,7 +124,7 @@ pub struct EntryColumns<'a> {
     /// Legal basis.
     pub legal_basis: Option<&'a str>,
     /// Time.
-    pub at: Timestamp,
+    pub at: EntryTime<'a>,
     /// Deadlines as canonical JSON text.
     pub due_json: Option<&'a str>,
     /// Payload digest.
@@ -210,7 +210,7 @@ impl EntryColumns<'_> {
         out.extend_from_slice(b",\"legal_basis\":");
         opt(out, self.legal_basis);
         out.extend_from_slice(b",\"at\":");
-        let _ = serde_json::to_writer(&mut *out, &self.at);
+        self.at.canonical_into(out);
         out.extend_from_slice(b",\"due\":");
         match self.due_json {
             Some(d) => out.extend_from_slice(d.as_bytes()),
@@ -222,6 +222,108 @@ impl EntryColumns<'_> {
         text(out, self.prev_hash);
         out.push(b'}');
     }
+}
+
+/// An entry's time for [`EntryColumns`]: a parsed timestamp, or a store's text in the fixed form
+/// `YYYY-MM-DDTHH:MM:SS.fffffffffZ` (checked to be a valid time), whose canonical text is a
+/// plain copy with the trailing zeros of the fraction trimmed: the same bytes as the parsed
+/// timestamp's, without parsing and printing it.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryTime<'a>(TimeRepr<'a>);
+
+#[derive(Debug, Clone, Copy)]
+enum TimeRepr<'a> {
+    Parsed(Timestamp),
+    /// Checked by [`EntryTime::stored`] to be in the fixed form.
+    Fixed(&'a str),
+}
+
+impl From<Timestamp> for EntryTime<'_> {
+    fn from(t: Timestamp) -> Self {
+        Self(TimeRepr::Parsed(t))
+    }
+}
+
+impl<'a> EntryTime<'a> {
+    /// A stored time: copied when in the fixed form with a valid date and time (years 1000 to
+    /// 9998, no leap second), parsed otherwise.
+    ///
+    /// # Errors
+    ///
+    /// When the text is not a timestamp.
+    pub fn stored(text: &'a str) -> Result<Self, jiff::Error> {
+        if is_fixed_form(text.as_bytes()) {
+            Ok(Self(TimeRepr::Fixed(text)))
+        } else {
+            text.parse().map(|t| Self(TimeRepr::Parsed(t)))
+        }
+    }
+
+    /// Append the canonical JSON text (a string: RFC 3339 in UTC, the fraction without
+    /// trailing zeros, none when whole, as `jiff` prints it).
+    fn canonical_into(&self, out: &mut Vec<u8>) {
+        match self.0 {
+            TimeRepr::Parsed(t) => {
+                // Serializing a timestamp to a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, &t);
+            }
+            TimeRepr::Fixed(text) => {
+                let b = text.as_bytes();
+                out.push(b'"');
+                out.extend_from_slice(&b[..19]);
+                let fraction = &b[20..29];
+                let digits = fraction
+                    .iter()
+                    .rposition(|&d| d != b'0')
+                    .map_or(0, |i| i + 1);
+                if digits > 0 {
+                    out.push(b'.');
+                    out.extend_from_slice(&fraction[..digits]);
+                }
+                out.extend_from_slice(b"Z\"");
+            }
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.fffffffffZ` with a real date (years 1000–9998), hours to 23, minutes and
+/// seconds to 59.
+fn is_fixed_form(b: &[u8]) -> bool {
+    if b.len() != 30 {
+        return false;
+    }
+    let digit_at = |i: usize| b[i].is_ascii_digit();
+    let shape = [4, 7].iter().all(|&i| b[i] == b'-')
+        && b[10] == b'T'
+        && [13, 16].iter().all(|&i| b[i] == b':')
+        && b[19] == b'.'
+        && b[29] == b'Z'
+        && [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+            .iter()
+            .all(|&i| digit_at(i))
+        && (20..29).all(digit_at);
+    if !shape {
+        return false;
+    }
+    let num = |i: usize, n: usize| {
+        b[i..i + n]
+            .iter()
+            .fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0'))
+    };
+    let (year, month, day) = (num(0, 4), num(5, 2), num(8, 2));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1000..=9998).contains(&year)
+        && (1..=days).contains(&day)
+        && num(11, 2) <= 23
+        && num(14, 2) <= 59
+        && num(17, 2) <= 59
 }
 
 /// Hex digit values: `0`–`9`, `a`–`f`, and `A`–`F` when `upper`; 0xff for any other byte.
@@ -658,7 +760,7 @@ mod tests {
                 event_json: &event,
                 actor_json: &actor,
                 legal_basis: e.legal_basis.as_deref(),
-                at: e.at,
+                at: EntryTime::from(e.at),
                 due_json: due.as_deref(),
                 payload_digest: e.payload_digest.as_deref(),
                 prev_hash: &e.prev_hash,
@@ -676,6 +778,85 @@ mod tests {
             assert_eq!(c.compute_hash(), e.compute_hash());
             assert_eq!(c.hash, parse_chain_hash(&e.hash));
             assert_eq!(c.digest, chain_digest(&cols.canonical()));
+        }
+    }
+
+    /// The canonical text of a stored time, copied from the fixed form, is the parsed time's.
+    fn stored_time_bytes(text: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        EntryTime::stored(text).unwrap().canonical_into(&mut out);
+        out
+    }
+
+    #[test]
+    fn stored_times_copy_to_the_parsed_encoding() {
+        for text in [
+            "2026-03-17T02:00:00.000000000Z",
+            "2026-03-17T02:00:00.500000000Z",
+            "2026-03-17T02:00:00.000012300Z",
+            "2026-03-17T23:59:59.999999999Z",
+            "2024-02-29T12:00:00.000000001Z",
+            "1000-01-01T00:00:00.000000000Z",
+            "9998-12-31T23:59:59.999999999Z",
+            "1970-01-01T00:00:00.100000000Z",
+        ] {
+            assert!(is_fixed_form(text.as_bytes()), "{text}");
+            let t: Timestamp = text.parse().unwrap();
+            assert_eq!(
+                String::from_utf8(stored_time_bytes(text)).unwrap(),
+                serde_json::to_string(&t).unwrap(),
+                "{text}"
+            );
+        }
+        // Outside the fixed form (or not a real time there): parsed as before, or refused.
+        for text in [
+            "2026-03-17T02:00:00Z",
+            "2026-03-17T02:00:00.5Z",
+            "2026-03-17T02:00:60.000000000Z",
+            "2026-03-17t02:00:00.000000000Z",
+            "0999-03-17T02:00:00.000000000Z",
+            "2026-03-17T02:00:00.000000000+00:00",
+        ] {
+            assert!(!is_fixed_form(text.as_bytes()), "{text}");
+            if let Ok(t) = text.parse::<Timestamp>() {
+                assert_eq!(
+                    stored_time_bytes(text),
+                    serde_json::to_vec(&t).unwrap(),
+                    "{text}"
+                );
+            } else {
+                assert!(EntryTime::stored(text).is_err(), "{text}");
+            }
+        }
+        for text in [
+            "2025-02-29T02:00:00.000000000Z",
+            "2026-04-31T02:00:00.000000000Z",
+            "2026-13-01T02:00:00.000000000Z",
+            "2026-00-01T02:00:00.000000000Z",
+            "2026-03-00T02:00:00.000000000Z",
+            "2026-03-17T24:00:00.000000000Z",
+            "2026-03-17T02:60:00.000000000Z",
+            "2026-03-17T02:00:00.00000000aZ",
+            "not a time at all, 30 bytes ok",
+        ] {
+            assert!(!is_fixed_form(text.as_bytes()), "{text}");
+            assert!(EntryTime::stored(text).is_err(), "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any time the stores write (nine fractional digits) copies to the bytes `jiff` prints.
+        #[test]
+        fn stored_times_match_jiff(
+            second in -30_610_224_000i64..253_370_764_800,
+            nanos in 0i32..1_000_000_000,
+            zeros in 0u32..10,
+        ) {
+            let nanos = nanos - nanos % 10i32.pow(zeros.min(9));
+            let t = Timestamp::new(second, nanos).unwrap();
+            let text = format!("{t:.9}");
+            proptest::prop_assert!(is_fixed_form(text.as_bytes()), "{}", text);
+            proptest::prop_assert_eq!(stored_time_bytes(&text), serde_json::to_vec(&t).unwrap());
         }
     }
 

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use alur_core::audit::{CanonicalEntry, EntryColumns, chain_digest, parse_chain_hash};
+use alur_core::audit::{CanonicalEntry, EntryColumns, EntryTime, chain_digest, parse_chain_hash};
 use alur_core::store::{LogLeaf, StoreError, StoreErrorKind};
 use rusqlite::OpenFlags;
 
@@ -45,9 +45,26 @@ fn open_reader(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     Ok(conn)
 }
 
-const PAGE_SQL: &str = "SELECT case_id, seq, service, definition_version, calendar_version, event, \
-     actor, legal_basis, at, due, payload_digest, prev_hash, hash FROM audit_entries \
-     WHERE tenant = ?1 AND (case_id, seq) > (?2, ?3) ORDER BY case_id, seq LIMIT ?4";
+/// The columns read, in [`read_entries`]' order.
+macro_rules! entry_select {
+    ($where:literal) => {
+        concat!(
+            "SELECT case_id, seq, service, definition_version, calendar_version, event, actor, \
+             legal_basis, at, due, payload_digest, prev_hash, hash FROM audit_entries WHERE ",
+            $where
+        )
+    };
+}
+
+/// From the start.
+const FIRST_SQL: &str = entry_select!("tenant = ?1 ORDER BY case_id, seq LIMIT ?2");
+/// The rest of a case.
+const REST_OF_CASE_SQL: &str =
+    entry_select!("tenant = ?1 AND case_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4");
+/// The cases after one. (Split from the rest of the case, rather than one `(case_id, seq) > (?,
+/// ?)`, because SQLite seeks on the case id alone and then tests the row value on every row.)
+const NEXT_CASES_SQL: &str =
+    entry_select!("tenant = ?1 AND case_id > ?2 ORDER BY case_id, seq LIMIT ?3");
 
 /// Up to `limit` entries of `tenant` after `(case_id, seq)` (from the start when `None`).
 pub(crate) fn canonical_page(
@@ -57,17 +74,44 @@ pub(crate) fn canonical_page(
     limit: usize,
 ) -> Result<Vec<CanonicalEntry>, StoreError> {
     let conn = open_reader(path)?;
-    let mut stmt = conn.prepare(PAGE_SQL).map_err(fail)?;
-    // `(case_id, seq) > ('', 0)` holds for every stored entry (seq >= 1).
-    let (case, seq) = after.unwrap_or(("", 0));
-    let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut rows = stmt
-        .query(rusqlite::params![tenant, case, seq, limit])
-        .map_err(fail)?;
-    let mut out = Vec::with_capacity(usize::try_from(limit.min(100_000)).unwrap_or(0));
+    let mut out = Vec::with_capacity(limit.min(100_000));
+    let limit_sql = |got: usize| i64::try_from(limit - got).unwrap_or(i64::MAX);
+    match after {
+        None => {
+            let mut stmt = conn.prepare(FIRST_SQL).map_err(fail)?;
+            let rows = stmt
+                .query(rusqlite::params![tenant, limit_sql(0)])
+                .map_err(fail)?;
+            read_entries(tenant, rows, &mut out)?;
+        }
+        Some((case, seq)) => {
+            let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+            let mut stmt = conn.prepare(REST_OF_CASE_SQL).map_err(fail)?;
+            let rows = stmt
+                .query(rusqlite::params![tenant, case, seq, limit_sql(0)])
+                .map_err(fail)?;
+            read_entries(tenant, rows, &mut out)?;
+            if out.len() < limit {
+                let mut stmt = conn.prepare(NEXT_CASES_SQL).map_err(fail)?;
+                let rows = stmt
+                    .query(rusqlite::params![tenant, case, limit_sql(out.len())])
+                    .map_err(fail)?;
+                read_entries(tenant, rows, &mut out)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Read the rows of one of the queries above into `out`, each with the hash of its canonical
+/// bytes.
+fn read_entries(
+    tenant: &str,
+    mut rows: rusqlite::Rows<'_>,
+    out: &mut Vec<CanonicalEntry>,
+) -> Result<(), StoreError> {
     // The entries of a case share one copy of its id.
-    let mut case: Option<Arc<str>> = None;
+    let mut case: Option<Arc<str>> = out.last().map(|e| Arc::clone(&e.case_id));
     // Each entry's canonical bytes are built in this buffer and hashed at once.
     let mut canonical = Vec::new();
     while let Some(r) = rows.next().map_err(fail)? {
@@ -86,7 +130,7 @@ pub(crate) fn canonical_page(
         let int = |i: usize| -> Result<i64, StoreError> { r.get::<_, i64>(i).map_err(fail) };
         let case_id = text(0)?;
         let seq = u64::try_from(int(1)?).map_err(|e| corrupt("audit sequence", e))?;
-        let at: jiff::Timestamp = text(8)?.parse().map_err(|e| corrupt("audit time", e))?;
+        let at = EntryTime::stored(text(8)?).map_err(|e| corrupt("audit time", e))?;
         let prev_hash = text(11)?;
         let cols = EntryColumns {
             tenant,
@@ -122,7 +166,7 @@ pub(crate) fn canonical_page(
             digest: chain_digest(&canonical),
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// [`canonical_page`] on a blocking thread.
