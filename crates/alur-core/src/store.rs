@@ -38,6 +38,62 @@ pub struct LogLeaf {
     pub hash: String,
 }
 
+/// A page of the tenant log's leaves as an audit reads them: the case ids packed in one string
+/// and the hashes decoded ([`crate::tlog::parse_hash`]), so that a long log is read without two
+/// allocations per leaf.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeafPage {
+    /// The leaves' case ids, one after another.
+    pub names: String,
+    /// The leaves, in the order read.
+    pub leaves: Vec<PackedLeaf>,
+}
+
+/// One leaf of a [`LeafPage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackedLeaf {
+    /// Position in the tenant log.
+    pub index: u64,
+    /// Where its case id ends in [`LeafPage::names`] (it starts where the previous one ends).
+    pub name_end: usize,
+    /// Sequence of the entry in its case chain.
+    pub seq: u64,
+    /// The stated hash; `None` when the stored text is not 64 hex digits.
+    pub hash: Option<crate::audit::Hash>,
+}
+
+impl LeafPage {
+    /// Pack leaves.
+    pub fn of(leaves: &[LogLeaf]) -> Self {
+        let mut page = Self {
+            names: String::with_capacity(leaves.iter().map(|l| l.case_id.len()).sum()),
+            leaves: Vec::with_capacity(leaves.len()),
+        };
+        for l in leaves {
+            page.push(l.index, &l.case_id, l.seq, &l.hash);
+        }
+        page
+    }
+
+    /// Add a leaf, its hash as stored (hex).
+    pub fn push(&mut self, index: u64, case_id: &str, seq: u64, hash_hex: &str) {
+        self.names.push_str(case_id);
+        self.leaves.push(PackedLeaf {
+            index,
+            name_end: self.names.len(),
+            seq,
+            hash: crate::tlog::parse_hash(hash_hex),
+        });
+    }
+
+    /// The case id of the page's leaf at `i` (in the order read).
+    pub fn case_id(&self, i: usize) -> Option<&str> {
+        let end = self.leaves.get(i)?.name_end;
+        let start = i.checked_sub(1).map_or(0, |p| self.leaves[p].name_end);
+        self.names.get(start..end)
+    }
+}
+
 /// A signed checkpoint as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredCheckpoint {
@@ -470,6 +526,19 @@ pub trait Store: Send + Sync + 'static {
         Err(no_tenant_log())
     }
 
+    /// [`Store::log_leaves`] packed for an audit ([`LeafPage`]).
+    ///
+    /// # Behavior
+    /// - The same leaves as `log_leaves` over the same range, in index order.
+    async fn log_leaf_page(
+        &self,
+        tenant: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<LeafPage, StoreError> {
+        Ok(LeafPage::of(&self.log_leaves(tenant, start, end).await?))
+    }
+
     /// The number of leaves in the tenant log.
     async fn log_size(&self, tenant: &str) -> Result<u64, StoreError> {
         let _ = tenant;
@@ -850,6 +919,15 @@ macro_rules! forward_store {
         end: u64,
     ) -> Result<Vec<LogLeaf>, StoreError> {
         (**self).log_leaves(tenant, start, end).await
+    }
+
+    async fn log_leaf_page(
+        &self,
+        tenant: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<LeafPage, StoreError> {
+        (**self).log_leaf_page(tenant, start, end).await
     }
 
     async fn log_size(&self, tenant: &str) -> Result<u64, StoreError> {

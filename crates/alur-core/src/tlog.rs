@@ -18,7 +18,7 @@ use crate::audit::{AuditEntry, CanonicalEntry};
 
 /// The previous hash of a case's first entry ([`crate::audit::GENESIS`] as bytes).
 const GENESIS_HASH: Hash = [0; 32];
-use crate::store::{LogLeaf, Store, StoreError, StoreErrorKind, StoredCheckpoint};
+use crate::store::{LeafPage, LogLeaf, Store, StoreError, StoreErrorKind, StoredCheckpoint};
 
 /// The checkpoint origin line of a tenant's log.
 pub fn origin(tenant: &str) -> String {
@@ -319,6 +319,12 @@ impl Auditor {
         Ok(())
     }
 
+    /// Room for `entries` hashes (appending parts to the first then copies without growing).
+    fn with_room(mut self, entries: usize) -> Self {
+        self.hashes.reserve(entries.min(1 << 26));
+        self
+    }
+
     /// The id of the case at `i` (in feeding order).
     fn case_name(&self, i: usize) -> &str {
         let start = i.checked_sub(1).map_or(0, |p| self.cases[p].0);
@@ -617,8 +623,15 @@ impl LogCheck {
 
     /// Feed the next leaves, in index order.
     pub fn leaves(&mut self, page: &[LogLeaf]) -> Result<(), AuditFailure> {
-        self.labels.reserve(page.len());
-        for l in page {
+        self.leaf_page(&LeafPage::of(page))
+    }
+
+    /// Feed the next leaves, packed ([`Store::log_leaf_page`]), in index order.
+    pub fn leaf_page(&mut self, page: &LeafPage) -> Result<(), AuditFailure> {
+        let base = self.names.len();
+        self.names.push_str(&page.names);
+        self.labels.reserve(page.leaves.len());
+        for l in &page.leaves {
             let i = self.frontier.size();
             if l.index != i {
                 return Err(self.fail(
@@ -630,13 +643,13 @@ impl LogCheck {
                     ),
                 ));
             }
-            let h = parse_hash(&l.hash)
+            let h = l
+                .hash
                 .ok_or_else(|| self.fail("log", Some(l.index), "malformed leaf hash"))?;
             self.frontier
                 .push(leaf_hash(&h))
                 .map_err(|e| self.fail("log", Some(l.index), e.to_string()))?;
-            self.names.push_str(&l.case_id);
-            self.labels.push((h, self.names.len(), l.seq));
+            self.labels.push((h, base + l.name_end, l.seq));
             self.check_roots()?;
         }
         Ok(())
@@ -673,8 +686,6 @@ struct Part {
     after: Option<(String, u64)>,
     /// The part's last case id (the next part starts after it); `None`: to the end.
     until: Option<String>,
-    /// A page read and not yet hashed.
-    page: Vec<CanonicalEntry>,
     /// More pages to read.
     reading: bool,
     failure: Option<AuditFailure>,
@@ -727,35 +738,112 @@ async fn split_points<S: Store + ?Sized>(
     Ok(bounds)
 }
 
-/// What one read of an audit round brought.
-enum Read {
-    Entries(usize, Result<Vec<CanonicalEntry>, StoreError>),
-    Leaves(Result<Vec<LogLeaf>, StoreError>),
+/// One of the concurrent jobs of an audit.
+type Job<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + Send + 'a>>;
+
+/// What a job of an audit ended with.
+enum Done {
+    Part(usize, Result<Part, StoreError>),
+    LogRead(Result<(), StoreError>),
+    Log(Result<(LogCheck, Option<AuditFailure>), StoreError>),
 }
 
-type ReadFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Read> + Send + 'a>>;
+fn task_failed(e: tokio::task::JoinError) -> StoreError {
+    StoreError::new(StoreErrorKind::Other, format!("audit task: {e}"))
+}
 
-/// Run the reads of a round together.
-async fn read_all(mut reads: Vec<ReadFuture<'_>>) -> Vec<Read> {
-    let mut out: Vec<Option<Read>> = reads.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, o) in reads.iter_mut().zip(out.iter_mut()) {
-            if o.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *o = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
+fn state_lost() -> StoreError {
+    StoreError::new(StoreErrorKind::Other, "audit: a task's state was lost")
+}
+
+/// Read and check one part page by page until its range ends, it fails, or a part before it
+/// failed (`first_failed`: the lowest failing part so far). Each page is hashed by the reader
+/// and fed on a blocking thread; `fed` counts the entries checked.
+async fn run_part<S: Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    index: usize,
+    mut part: Part,
+    page_size: usize,
+    fed: &std::sync::atomic::AtomicU64,
+    first_failed: &std::sync::atomic::AtomicUsize,
+) -> Result<Part, StoreError> {
+    use std::sync::atomic::Ordering;
+    while part.reading && first_failed.load(Ordering::Relaxed) > index {
+        let after = part.after.as_ref().map(|(c, s)| (c.as_str(), *s));
+        let page = store.canonical_entries(tenant, after, page_size).await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        if part.until.as_deref().is_some_and(|u| *last.case_id > *u) {
+            part.reading = false;
+        }
+        part.after = Some((last.case_id.to_string(), last.seq));
+        let mut a = part.auditor.take().ok_or_else(state_lost)?;
+        let until = part.until.clone();
+        let before = a.summary.entries;
+        let (a, r) = tokio::task::spawn_blocking(move || {
+            let r = a.feed_until(&page, until.as_deref());
+            (a, r)
+        })
+        .await
+        .map_err(task_failed)?;
+        fed.fetch_add(a.summary.entries - before, Ordering::Relaxed);
+        part.auditor = Some(a);
+        match r {
+            Ok(true) => part.reading = false,
+            Ok(false) => {}
+            Err(f) => {
+                part.failure = Some(f);
+                part.reading = false;
+                first_failed.fetch_min(index, Ordering::Relaxed);
             }
         }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
+    }
+    Ok(part)
+}
+
+/// Read the log's leaves `0..size`, `page` at a time, and hand them to [`check_log`] (which may
+/// stop taking them at a failure).
+async fn read_log<S: Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    size: u64,
+    page: u64,
+    pages: tokio::sync::mpsc::Sender<LeafPage>,
+) -> Result<(), StoreError> {
+    let mut from = 0u64;
+    while from < size {
+        let end = (from + page).min(size);
+        // A short page is a gap: the next page's first index, or the end of the log side,
+        // reports it.
+        let leaves = store.log_leaf_page(tenant, from, end).await?;
+        from = end;
+        if pages.send(leaves).await.is_err() {
+            break;
         }
-    })
-    .await;
-    out.into_iter().flatten().collect()
+    }
+    Ok(())
+}
+
+/// Check the pages [`read_log`] reads, while it reads the next, until the end or a failure.
+async fn check_log(
+    mut log: LogCheck,
+    mut pages: tokio::sync::mpsc::Receiver<LeafPage>,
+) -> Result<(LogCheck, Option<AuditFailure>), StoreError> {
+    while let Some(leaves) = pages.recv().await {
+        let (l, r) = tokio::task::spawn_blocking(move || {
+            let r = log.leaf_page(&leaves);
+            (log, r)
+        })
+        .await
+        .map_err(task_failed)?;
+        log = l;
+        if let Err(f) = r {
+            return Ok((log, Some(f)));
+        }
+    }
+    Ok((log, None))
 }
 
 /// Verify a whole tenant from a store: every chain, the log, the stored checkpoints and optionally
@@ -813,137 +901,91 @@ async fn verify_store_with<S: Store + ?Sized>(
     } else {
         Vec::new()
     };
-    let mut parts: Vec<Part> = (0..=bounds.len())
+    // The parts are appended to the first at the end: it holds room for all the hashes.
+    let expected = usize::try_from(size).unwrap_or(0);
+    let parts: Vec<Part> = (0..=bounds.len())
         .map(|j| Part {
-            auditor: Some(Auditor::new(tenant)),
+            auditor: Some(Auditor::new(tenant).with_room(if j == 0 {
+                expected
+            } else {
+                expected / (bounds.len() + 1)
+            })),
             after: j.checked_sub(1).map(|p| (bounds[p].clone(), u64::MAX)),
             until: bounds.get(j).cloned(),
-            page: Vec::new(),
             reading: true,
             failure: None,
         })
         .collect();
-    let leaves_page = (page_size * parts.len()) as u64;
-    let join_err = |e: tokio::task::JoinError| {
-        StoreError::new(StoreErrorKind::Other, format!("audit task: {e}"))
-    };
-    let lost = || StoreError::new(StoreErrorKind::Other, "audit: a task's state was lost");
-    let mut log = Some(log);
-    let mut log_failure: Option<AuditFailure> = None;
-    let mut leaves: Vec<LogLeaf> = Vec::new();
-    let mut leaves_from = 0u64;
-    loop {
-        // Hash the pages in hand, and check the leaves in hand, on blocking threads...
-        let mut jobs = Vec::new();
-        for (i, p) in parts.iter_mut().enumerate() {
-            let Some(last) = p.page.last() else {
-                continue;
-            };
-            if p.until.as_deref().is_some_and(|u| *last.case_id > *u) {
-                p.reading = false;
-            }
-            p.after = Some((last.case_id.to_string(), last.seq));
-            let page = std::mem::take(&mut p.page);
-            let until = p.until.clone();
-            let mut a = p.auditor.take().ok_or_else(lost)?;
-            jobs.push((
+    let count = parts.len();
+    let leaves_page = (page_size * count) as u64;
+    // Every part and the log side run as jobs of their own (no job waits for another's page),
+    // so that both cores stay busy until the last page.
+    let fed = std::sync::atomic::AtomicU64::new(0);
+    let first_failed = std::sync::atomic::AtomicUsize::new(usize::MAX);
+    let mut jobs: Vec<Option<Job<'_>>> = Vec::with_capacity(count + 2);
+    for (i, part) in parts.into_iter().enumerate() {
+        let (fed, first_failed) = (&fed, &first_failed);
+        jobs.push(Some(Box::pin(async move {
+            Done::Part(
                 i,
-                tokio::task::spawn_blocking(move || {
-                    let r = a.feed_until(&page, until.as_deref());
-                    (a, r)
-                }),
-            ));
-        }
-        let log_job = if leaves.is_empty() {
-            None
-        } else {
-            let page = std::mem::take(&mut leaves);
-            let mut l = log.take().ok_or_else(lost)?;
-            Some(tokio::task::spawn_blocking(move || {
-                let r = l.leaves(&page);
-                (l, r)
-            }))
-        };
-        // ...while the next pages are read.
-        let mut reads: Vec<ReadFuture<'_>> = Vec::new();
-        for (i, p) in parts.iter().enumerate() {
-            if p.reading {
-                let after = p.after.as_ref().map(|(c, s)| (c.as_str(), *s));
-                reads.push(Box::pin(async move {
-                    Read::Entries(i, store.canonical_entries(tenant, after, page_size).await)
-                }));
-            }
-        }
-        if log_failure.is_none() && leaves_from < size {
-            let end = (leaves_from + leaves_page).min(size);
-            let start = leaves_from;
-            leaves_from = end;
-            reads.push(Box::pin(async move {
-                Read::Leaves(store.log_leaves(tenant, start, end).await)
-            }));
-        }
-        if jobs.is_empty() && log_job.is_none() && reads.is_empty() {
-            break;
-        }
-        let read = read_all(reads).await;
-        for (i, job) in jobs {
-            let (a, r) = job.await.map_err(join_err)?;
-            let p = &mut parts[i];
-            p.auditor = Some(a);
-            match r {
-                Ok(true) => p.reading = false,
-                Ok(false) => {}
-                Err(f) => {
-                    p.failure = Some(f);
-                    p.reading = false;
-                }
-            }
-        }
-        if let Some(job) = log_job {
-            let (l, r) = job.await.map_err(join_err)?;
-            log = Some(l);
-            if let Err(f) = r {
-                log_failure = Some(f);
-            }
-        }
-        // After a failing part, only the parts before it matter.
-        if let Some(first_bad) = parts.iter().position(|p| p.failure.is_some()) {
-            for p in &mut parts[first_bad..] {
-                p.reading = false;
-                p.page.clear();
-            }
-        }
-        for r in read {
-            match r {
-                Read::Entries(i, page) => {
-                    let page = page?;
-                    let p = &mut parts[i];
-                    if page.is_empty() {
-                        p.reading = false;
-                    } else if p.reading {
-                        p.page = page;
-                    }
-                }
-                Read::Leaves(page) => {
-                    // A short page is a gap: the next page's first index, or the end of
-                    // the log side, reports it.
-                    let page = page?;
-                    if log_failure.is_none() {
-                        leaves = page;
-                    }
-                }
-            }
-        }
-        progress(
-            parts
-                .iter()
-                .filter_map(|p| p.auditor.as_ref())
-                .map(|a| a.summary.entries)
-                .sum(),
-        );
+                run_part(store, tenant, i, part, page_size, fed, first_failed).await,
+            )
+        })));
     }
+    // The log side reads the next page of leaves while it checks one.
+    let (pages, received) = tokio::sync::mpsc::channel(1);
+    jobs.push(Some(Box::pin(async move {
+        Done::LogRead(read_log(store, tenant, size, leaves_page, pages).await)
+    })));
+    jobs.push(Some(Box::pin(async move {
+        Done::Log(check_log(log, received).await)
+    })));
+    let mut parts: Vec<Option<Part>> = (0..count).map(|_| None).collect();
+    let mut log: Option<LogCheck> = None;
+    let mut log_failure: Option<AuditFailure> = None;
+    let mut reported = 0u64;
+    let mut error: Option<StoreError> = None;
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in &mut jobs {
+            let Some(job) = slot else { continue };
+            match job.as_mut().poll(cx) {
+                std::task::Poll::Pending => pending = true,
+                std::task::Poll::Ready(done) => {
+                    *slot = None;
+                    match done {
+                        Done::Part(i, Ok(p)) => parts[i] = Some(p),
+                        Done::Log(Ok((l, f))) => {
+                            log = Some(l);
+                            log_failure = f;
+                        }
+                        Done::LogRead(Ok(())) => {}
+                        Done::Part(_, Err(e)) | Done::LogRead(Err(e)) | Done::Log(Err(e)) => {
+                            error.get_or_insert(e);
+                        }
+                    }
+                }
+            }
+        }
+        let now = fed.load(std::sync::atomic::Ordering::Relaxed);
+        if now != reported {
+            reported = now;
+            progress(now);
+        }
+        if pending && error.is_none() {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let lost = state_lost;
     let mut auditor: Option<Auditor> = None;
     for p in parts {
+        let p = p.ok_or_else(lost)?;
         if let Some(f) = p.failure {
             return Ok(Err(f));
         }

@@ -161,6 +161,7 @@ pub struct SqliteStore {
     checkpointer: Option<checkpoint::Checkpointer>,
     checkpoints: Arc<checkpoint::Counters>,
     points: point::PointReader,
+    audits: Arc<verify::Readers>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -362,6 +363,7 @@ impl SqliteStore {
             writer_task,
             readers,
             points: point::PointReader::new(&path),
+            audits: Arc::new(verify::Readers::new(&path)),
             path,
             durability: options.durability,
             stats,
@@ -1131,7 +1133,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<LogLeaf>, StoreError> {
         // Read with the synchronous reader: an audit or a proof reads the whole log.
         verify::leaves_async(
-            self.path().to_owned(),
+            Arc::clone(&self.audits),
             tenant,
             u64_param(start),
             u64_param(end),
@@ -1191,13 +1193,28 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn log_leaf_page(
+        &self,
+        tenant: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<alur_core::store::LeafPage, StoreError> {
+        verify::leaf_page_async(
+            Arc::clone(&self.audits),
+            tenant,
+            u64_param(start),
+            u64_param(end),
+        )
+        .await
+    }
+
     async fn canonical_entries(
         &self,
         tenant: &str,
         after: Option<(&str, u64)>,
         limit: usize,
     ) -> Result<Vec<alur_core::audit::CanonicalEntry>, StoreError> {
-        verify::canonical_page_async(self.path().to_owned(), tenant, after, limit).await
+        verify::canonical_page_async(Arc::clone(&self.audits), tenant, after, limit).await
     }
 
     async fn all_entries(

@@ -9,10 +9,10 @@
 //! cache (the auditor compares that hash with the stated one).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use alur_core::audit::{CanonicalEntry, EntryColumns, EntryTime, chain_digest, parse_chain_hash};
-use alur_core::store::{LogLeaf, StoreError, StoreErrorKind};
+use alur_core::store::{LeafPage, LogLeaf, StoreError, StoreErrorKind};
 use rusqlite::OpenFlags;
 
 fn fail(e: impl std::fmt::Display) -> StoreError {
@@ -45,6 +45,45 @@ fn open_reader(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     Ok(conn)
 }
 
+/// Read-only connections kept between the pages of an audit: opening one parses the schema and
+/// maps the file anew, and an audit reads a page per part every 20,000 entries.
+pub(crate) struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// Most idle connections kept (the parts of an audit, the leaves, a proof).
+const KEEP: usize = 8;
+
+impl Readers {
+    pub(crate) fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Run `read` on a kept connection (or a new one); the connection is kept again only when
+    /// the read succeeded.
+    fn with<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let taken = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let conn = match taken {
+            Some(c) => c,
+            None => open_reader(&self.path)?,
+        };
+        let out = read(&conn)?;
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < KEEP
+        {
+            idle.push(conn);
+        }
+        Ok(out)
+    }
+}
+
 /// The columns read, in [`read_entries`]' order.
 macro_rules! entry_select {
     ($where:literal) => {
@@ -68,17 +107,25 @@ const NEXT_CASES_SQL: &str =
 
 /// Up to `limit` entries of `tenant` after `(case_id, seq)` (from the start when `None`).
 pub(crate) fn canonical_page(
-    path: &Path,
+    readers: &Readers,
     tenant: &str,
     after: Option<(&str, u64)>,
     limit: usize,
 ) -> Result<Vec<CanonicalEntry>, StoreError> {
-    let conn = open_reader(path)?;
+    readers.with(|conn| page_on(conn, tenant, after, limit))
+}
+
+fn page_on(
+    conn: &rusqlite::Connection,
+    tenant: &str,
+    after: Option<(&str, u64)>,
+    limit: usize,
+) -> Result<Vec<CanonicalEntry>, StoreError> {
     let mut out = Vec::with_capacity(limit.min(100_000));
     let limit_sql = |got: usize| i64::try_from(limit - got).unwrap_or(i64::MAX);
     match after {
         None => {
-            let mut stmt = conn.prepare(FIRST_SQL).map_err(fail)?;
+            let mut stmt = conn.prepare_cached(FIRST_SQL).map_err(fail)?;
             let rows = stmt
                 .query(rusqlite::params![tenant, limit_sql(0)])
                 .map_err(fail)?;
@@ -86,13 +133,13 @@ pub(crate) fn canonical_page(
         }
         Some((case, seq)) => {
             let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-            let mut stmt = conn.prepare(REST_OF_CASE_SQL).map_err(fail)?;
+            let mut stmt = conn.prepare_cached(REST_OF_CASE_SQL).map_err(fail)?;
             let rows = stmt
                 .query(rusqlite::params![tenant, case, seq, limit_sql(0)])
                 .map_err(fail)?;
             read_entries(tenant, rows, &mut out)?;
             if out.len() < limit {
-                let mut stmt = conn.prepare(NEXT_CASES_SQL).map_err(fail)?;
+                let mut stmt = conn.prepare_cached(NEXT_CASES_SQL).map_err(fail)?;
                 let rows = stmt
                     .query(rusqlite::params![tenant, case, limit_sql(out.len())])
                     .map_err(fail)?;
@@ -127,6 +174,19 @@ fn read_entries(
                 .as_str_or_null()
                 .map_err(|e| corrupt("audit column", e))
         };
+        // JSON parts are hashed as the bytes they are (see `EntryColumns::event_json`).
+        let bytes = |i: usize| -> Result<&[u8], StoreError> {
+            r.get_ref(i)
+                .map_err(fail)?
+                .as_bytes()
+                .map_err(|e| corrupt("audit column", e))
+        };
+        let opt_bytes = |i: usize| -> Result<Option<&[u8]>, StoreError> {
+            r.get_ref(i)
+                .map_err(fail)?
+                .as_bytes_or_null()
+                .map_err(|e| corrupt("audit column", e))
+        };
         let int = |i: usize| -> Result<i64, StoreError> { r.get::<_, i64>(i).map_err(fail) };
         let case_id = text(0)?;
         let seq = u64::try_from(int(1)?).map_err(|e| corrupt("audit sequence", e))?;
@@ -140,11 +200,11 @@ fn read_entries(
             definition_version: u32::try_from(int(3)?)
                 .map_err(|e| corrupt("definition version", e))?,
             calendar_version: opt(4)?,
-            event_json: text(5)?,
-            actor_json: text(6)?,
+            event_json: bytes(5)?,
+            actor_json: bytes(6)?,
             legal_basis: opt(7)?,
             at,
-            due_json: opt(9)?,
+            due_json: opt_bytes(9)?,
             payload_digest: opt(10)?,
             prev_hash,
         };
@@ -171,7 +231,7 @@ fn read_entries(
 
 /// [`canonical_page`] on a blocking thread.
 pub(crate) async fn canonical_page_async(
-    path: PathBuf,
+    readers: Arc<Readers>,
     tenant: &str,
     after: Option<(&str, u64)>,
     limit: usize,
@@ -180,7 +240,7 @@ pub(crate) async fn canonical_page_async(
     let after = after.map(|(c, s)| (c.to_owned(), s));
     tokio::task::spawn_blocking(move || {
         canonical_page(
-            &path,
+            &readers,
             &tenant,
             after.as_ref().map(|(c, s)| (c.as_str(), *s)),
             limit,
@@ -190,47 +250,108 @@ pub(crate) async fn canonical_page_async(
     .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("reader task: {e}")))?
 }
 
+/// Visit the log leaves with `start <= idx < end`, in index order: index, case id, sequence,
+/// hash (hex, as stored).
+fn read_leaves(
+    readers: &Readers,
+    tenant: &str,
+    start: i64,
+    end: i64,
+    mut visit: impl FnMut(u64, &str, u64, &str) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    readers.with(|conn| {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT idx, case_id, seq, hash FROM log_leaves \
+                 WHERE tenant = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+            )
+            .map_err(fail)?;
+        let mut rows = stmt
+            .query(rusqlite::params![tenant, start, end])
+            .map_err(fail)?;
+        while let Some(r) = rows.next().map_err(fail)? {
+            let unsigned = |i: usize, what: &str| -> Result<u64, StoreError> {
+                u64::try_from(r.get::<_, i64>(i).map_err(fail)?).map_err(|e| corrupt(what, e))
+            };
+            let text = |i: usize| -> Result<&str, StoreError> {
+                r.get_ref(i)
+                    .map_err(fail)?
+                    .as_str()
+                    .map_err(|e| corrupt("log leaf column", e))
+            };
+            visit(
+                unsigned(0, "log index")?,
+                text(1)?,
+                unsigned(2, "audit sequence number")?,
+                text(3)?,
+            )?;
+        }
+        Ok(())
+    })
+}
+
 /// Log leaves with `start <= idx < end`, in index order.
 pub(crate) fn leaves(
-    path: &Path,
+    readers: &Readers,
     tenant: &str,
     start: i64,
     end: i64,
 ) -> Result<Vec<LogLeaf>, StoreError> {
-    let conn = open_reader(path)?;
-    let mut stmt = conn
-        .prepare(
-            "SELECT idx, case_id, seq, hash FROM log_leaves \
-             WHERE tenant = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
-        )
-        .map_err(fail)?;
-    let mut rows = stmt
-        .query(rusqlite::params![tenant, start, end])
-        .map_err(fail)?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().map_err(fail)? {
-        let unsigned = |i: usize, what: &str| -> Result<u64, StoreError> {
-            u64::try_from(r.get::<_, i64>(i).map_err(fail)?).map_err(|e| corrupt(what, e))
-        };
+    let wanted = usize::try_from(end.saturating_sub(start)).unwrap_or(0);
+    let mut out = Vec::with_capacity(wanted.min(1_000_000));
+    read_leaves(readers, tenant, start, end, |index, case_id, seq, hash| {
         out.push(LogLeaf {
-            index: unsigned(0, "log index")?,
-            case_id: r.get(1).map_err(fail)?,
-            seq: unsigned(2, "audit sequence number")?,
-            hash: r.get(3).map_err(fail)?,
+            index,
+            case_id: case_id.to_owned(),
+            seq,
+            hash: hash.to_owned(),
         });
-    }
+        Ok(())
+    })?;
     Ok(out)
+}
+
+/// The same leaves packed for an audit.
+pub(crate) fn leaf_page(
+    readers: &Readers,
+    tenant: &str,
+    start: i64,
+    end: i64,
+) -> Result<LeafPage, StoreError> {
+    let wanted = usize::try_from(end.saturating_sub(start)).unwrap_or(0);
+    let mut page = LeafPage {
+        names: String::with_capacity(wanted.min(1_000_000) * 16),
+        leaves: Vec::with_capacity(wanted.min(1_000_000)),
+    };
+    read_leaves(readers, tenant, start, end, |index, case_id, seq, hash| {
+        page.push(index, case_id, seq, hash);
+        Ok(())
+    })?;
+    Ok(page)
+}
+
+/// [`leaf_page`] on a blocking thread.
+pub(crate) async fn leaf_page_async(
+    readers: Arc<Readers>,
+    tenant: &str,
+    start: i64,
+    end: i64,
+) -> Result<LeafPage, StoreError> {
+    let tenant = tenant.to_owned();
+    tokio::task::spawn_blocking(move || leaf_page(&readers, &tenant, start, end))
+        .await
+        .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("reader task: {e}")))?
 }
 
 /// [`leaves`] on a blocking thread.
 pub(crate) async fn leaves_async(
-    path: PathBuf,
+    readers: Arc<Readers>,
     tenant: &str,
     start: i64,
     end: i64,
 ) -> Result<Vec<LogLeaf>, StoreError> {
     let tenant = tenant.to_owned();
-    tokio::task::spawn_blocking(move || leaves(&path, &tenant, start, end))
+    tokio::task::spawn_blocking(move || leaves(&readers, &tenant, start, end))
         .await
         .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("reader task: {e}")))?
 }

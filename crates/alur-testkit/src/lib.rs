@@ -109,9 +109,54 @@ where
     let mut n = 10;
     if make().await.capabilities().tenant_log {
         configuration_chain_appends(make().await).await;
-        n += 1;
+        leaf_pages_are_the_leaves(make().await).await;
+        n += 2;
     }
     eprintln!("alur-testkit: {n} conformance checks passed");
+}
+
+/// `log_leaf_page`: the same leaves as `log_leaves` over any range, packed, hashes decoded.
+pub async fn leaf_pages_are_the_leaves<S: Store>(store: S) {
+    use alur_core::store::LeafPage;
+    use alur_core::tlog::Integrator;
+    let (e, _clock) = engine(store).await;
+    for n in 1..=3 {
+        let c = e.submit(domisili(n), None).await.unwrap();
+        e.execute(&c.id, act(&c, "baloi-operator", "lengkap"), None)
+            .await
+            .unwrap();
+    }
+    Integrator::new(TENANT, None)
+        .integrate(e.store(), 4)
+        .await
+        .unwrap();
+    let size = e.store().log_size(TENANT).await.unwrap();
+    assert!(
+        size > 6,
+        "the configuration and the three cases are in the log"
+    );
+    for (start, end) in [
+        (0, size),
+        (0, 1),
+        (2, 5),
+        (size - 1, size),
+        (size, size + 3),
+        (1, size + 10),
+    ] {
+        let leaves = e.store().log_leaves(TENANT, start, end).await.unwrap();
+        let page = e.store().log_leaf_page(TENANT, start, end).await.unwrap();
+        assert_eq!(page, LeafPage::of(&leaves), "{start}..{end}");
+        for (i, l) in leaves.iter().enumerate() {
+            assert_eq!(page.case_id(i), Some(l.case_id.as_str()));
+            assert_eq!(
+                page.leaves[i]
+                    .hash
+                    .map(|h| h.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+                Some(l.hash.clone())
+            );
+        }
+        assert_eq!(page.case_id(leaves.len()), None);
+    }
 }
 
 /// `append_chain`: the engine records its configuration at start-up (definitions, calendar,
