@@ -9,6 +9,9 @@
 //! ALUR_BENCH_REUSE=1           with ALUR_BENCH_DIR: keep a database of the right size from an
 //!                              earlier run instead of writing it again (for profiling)
 //! ALUR_BENCH_SHARE=0           skip the hashing-share measurement
+//! ALUR_BENCH_OPEN=4096         cases open at once while the log is written (default 4,096):
+//!                              their entries interleave in the table and in the log, as a
+//!                              regency's do; 1 writes the cases one after another
 //! ```
 //!
 //! The log is made of real engine entries (a domicile letter's submission, completeness check,
@@ -60,63 +63,78 @@ async fn template() -> Vec<AuditEntry> {
     e.store().entries(TENANT, &c.id).await.unwrap()
 }
 
-/// Write `n` entries (cases of the template's length) with one sqlx transaction per 20,000 rows.
-async fn fill(store: &SqliteStore, path: &str, n: usize) {
+/// Write `n` entries (cases of the template's length) with one sqlx transaction per 20,000 rows,
+/// `open` cases at a time: the first entry of each, then the second of each, and so on, so that
+/// the entries of a case lie apart in the table and in the log, as when many cases run at once.
+async fn fill(store: &SqliteStore, path: &str, n: usize, open: usize) {
     let t = template().await;
     let mut conn = sqlx::SqliteConnection::connect_with(
         &path.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap(),
     )
     .await
     .unwrap();
+    let open = open.max(1);
     let mut written = 0;
-    let mut case = 0usize;
+    let mut cases = 0usize;
     let started = Instant::now();
+    // The next entry to write of each open case: (case id, step, previous hash).
+    let mut wave: Vec<(String, usize, String)> = Vec::new();
+    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+    let mut batch = 0;
     while written < n {
-        let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
-        let mut batch = 0;
-        while batch < 20_000 && written < n {
-            case += 1;
-            let id = format!("bench-{case:08}");
-            let mut prev = GENESIS.to_owned();
-            for x in &t {
-                if written == n {
-                    break;
-                }
-                let mut e = x.clone();
-                e.case_id = id.clone();
-                e.prev_hash = prev;
-                e.hash = e.compute_hash();
-                prev = e.hash.clone();
-                sqlx::query(
-                    "INSERT INTO audit_entries (tenant, case_id, seq, service, definition_version, \
-                     calendar_version, event, actor, legal_basis, at, due, payload_digest, \
-                     prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&e.tenant)
-                .bind(&e.case_id)
-                .bind(e.seq as i64)
-                .bind(&e.service)
-                .bind(i64::from(e.definition_version))
-                .bind(&e.calendar_version)
-                .bind(serde_json::to_string(&e.event).unwrap())
-                .bind(serde_json::to_string(&e.actor).unwrap())
-                .bind(&e.legal_basis)
-                .bind(format!("{:.9}", e.at))
-                .bind(e.due.as_ref().map(|d| serde_json::to_string(d).unwrap()))
-                .bind(&e.payload_digest)
-                .bind(&e.prev_hash)
-                .bind(&e.hash)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-                written += 1;
-                batch += 1;
+        if wave.is_empty() {
+            wave = (0..open)
+                .map(|_| {
+                    cases += 1;
+                    (format!("bench-{cases:08}"), 0, GENESIS.to_owned())
+                })
+                .collect();
+        }
+        for (id, step, prev) in &mut wave {
+            if written == n {
+                break;
+            }
+            let mut e = t[*step].clone();
+            e.case_id = id.clone();
+            e.prev_hash = std::mem::take(prev);
+            e.hash = e.compute_hash();
+            *prev = e.hash.clone();
+            *step += 1;
+            sqlx::query(
+                "INSERT INTO audit_entries (tenant, case_id, seq, service, definition_version, \
+                 calendar_version, event, actor, legal_basis, at, due, payload_digest, \
+                 prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&e.tenant)
+            .bind(&e.case_id)
+            .bind(e.seq as i64)
+            .bind(&e.service)
+            .bind(i64::from(e.definition_version))
+            .bind(&e.calendar_version)
+            .bind(serde_json::to_string(&e.event).unwrap())
+            .bind(serde_json::to_string(&e.actor).unwrap())
+            .bind(&e.legal_basis)
+            .bind(format!("{:.9}", e.at))
+            .bind(e.due.as_ref().map(|d| serde_json::to_string(d).unwrap()))
+            .bind(&e.payload_digest)
+            .bind(&e.prev_hash)
+            .bind(&e.hash)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            written += 1;
+            batch += 1;
+            if batch == 20_000 {
+                tx.commit().await.unwrap();
+                tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+                batch = 0;
             }
         }
-        tx.commit().await.unwrap();
+        wave.retain(|(_, step, _)| *step < t.len());
     }
+    tx.commit().await.unwrap();
     eprintln!(
-        "wrote {written} entries ({case} cases) in {:.1} s",
+        "wrote {written} entries ({cases} cases) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let started = Instant::now();
@@ -237,7 +255,8 @@ fn main() {
         let dir = std::env::var("ALUR_BENCH_DIR")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|_| tmp.path().to_owned());
-        let path = dir.join("audit-verify.db");
+        let open = env("ALUR_BENCH_OPEN", 4096);
+        let path = dir.join(format!("audit-verify-open{open}.db"));
         let reuse = std::env::var("ALUR_BENCH_REUSE").is_ok_and(|v| v == "1")
             && std::env::var("ALUR_BENCH_DIR").is_ok()
             && path.exists();
@@ -250,7 +269,7 @@ fn main() {
             .unwrap();
         if !reuse || store.log_size(TENANT).await.unwrap() != n as u64 {
             assert!(!reuse, "ALUR_BENCH_REUSE: the kept database has another size");
-            fill(&store, &path, n).await;
+            fill(&store, &path, n, open).await;
         }
         let verifier = signer().verifier();
         let mut best_verify = Duration::MAX;
@@ -286,7 +305,7 @@ fn main() {
         let v = n as f64 / best_verify.as_secs_f64();
         let r = n as f64 / best_raw.as_secs_f64();
         println!(
-            "audit verify, {n} entries: {v:.0} entries/s; raw read-and-hash {r:.0} rows/s; ratio {:.0} %",
+            "audit verify, {n} entries ({open} cases open at a time): {v:.0} entries/s; raw read-and-hash {r:.0} rows/s; ratio {:.0} %",
             100.0 * v / r
         );
         store.close().await;
