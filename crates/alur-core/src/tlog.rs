@@ -680,8 +680,7 @@ impl LogCheck {
 
 /// One range of case ids of an audit read in parts: read page by page and hashed on its own.
 struct Part {
-    /// `None` while a hashing job holds it.
-    auditor: Option<Auditor>,
+    auditor: Auditor,
     /// Where the next page starts (after this case and sequence; from the start when `None`).
     after: Option<(String, u64)>,
     /// The part's last case id (the next part starts after it); `None`: to the end.
@@ -748,12 +747,21 @@ enum Done {
     Log(Result<(LogCheck, Option<AuditFailure>), StoreError>),
 }
 
-fn task_failed(e: tokio::task::JoinError) -> StoreError {
-    StoreError::new(StoreErrorKind::Other, format!("audit task: {e}"))
-}
-
 fn state_lost() -> StoreError {
     StoreError::new(StoreErrorKind::Other, "audit: a task's state was lost")
+}
+
+/// Run `work` on `state` on a blocking thread, and hand the state back with its result.
+async fn on_blocking<T: Send + 'static, R: Send + 'static>(
+    mut state: T,
+    work: impl FnOnce(&mut T) -> R + Send + 'static,
+) -> Result<(T, R), StoreError> {
+    tokio::task::spawn_blocking(move || {
+        let r = work(&mut state);
+        (state, r)
+    })
+    .await
+    .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("audit task: {e}")))
 }
 
 /// Read and check one part page by page until its range ends, it fails, or a part before it
@@ -779,17 +787,13 @@ async fn run_part<S: Store + ?Sized>(
             part.reading = false;
         }
         part.after = Some((last.case_id.to_string(), last.seq));
-        let mut a = part.auditor.take().ok_or_else(state_lost)?;
-        let until = part.until.clone();
-        let before = a.summary.entries;
-        let (a, r) = tokio::task::spawn_blocking(move || {
-            let r = a.feed_until(&page, until.as_deref());
-            (a, r)
+        let before = part.auditor.summary.entries;
+        let (fed_part, r) = on_blocking(part, move |p| {
+            p.auditor.feed_until(&page, p.until.as_deref())
         })
-        .await
-        .map_err(task_failed)?;
-        fed.fetch_add(a.summary.entries - before, Ordering::Relaxed);
-        part.auditor = Some(a);
+        .await?;
+        part = fed_part;
+        fed.fetch_add(part.auditor.summary.entries - before, Ordering::Relaxed);
         match r {
             Ok(true) => part.reading = false,
             Ok(false) => {}
@@ -832,13 +836,8 @@ async fn check_log(
     mut pages: tokio::sync::mpsc::Receiver<LeafPage>,
 ) -> Result<(LogCheck, Option<AuditFailure>), StoreError> {
     while let Some(leaves) = pages.recv().await {
-        let (l, r) = tokio::task::spawn_blocking(move || {
-            let r = log.leaf_page(&leaves);
-            (log, r)
-        })
-        .await
-        .map_err(task_failed)?;
-        log = l;
+        let (checked, r) = on_blocking(log, move |l| l.leaf_page(&leaves)).await?;
+        log = checked;
         if let Err(f) = r {
             return Ok((log, Some(f)));
         }
@@ -905,11 +904,11 @@ async fn verify_store_with<S: Store + ?Sized>(
     let expected = usize::try_from(size).unwrap_or(0);
     let parts: Vec<Part> = (0..=bounds.len())
         .map(|j| Part {
-            auditor: Some(Auditor::new(tenant).with_room(if j == 0 {
+            auditor: Auditor::new(tenant).with_room(if j == 0 {
                 expected
             } else {
                 expected / (bounds.len() + 1)
-            })),
+            }),
             after: j.checked_sub(1).map(|p| (bounds[p].clone(), u64::MAX)),
             until: bounds.get(j).cloned(),
             reading: true,
@@ -989,7 +988,7 @@ async fn verify_store_with<S: Store + ?Sized>(
         if let Some(f) = p.failure {
             return Ok(Err(f));
         }
-        let a = p.auditor.ok_or_else(lost)?;
+        let a = p.auditor;
         match &mut auditor {
             None => auditor = Some(a),
             Some(first) => {

@@ -36,6 +36,7 @@ mod error;
 mod letters;
 mod outbox;
 mod point;
+mod pool;
 mod verify;
 mod writer;
 

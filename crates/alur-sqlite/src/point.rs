@@ -11,18 +11,15 @@
 //! error) is answered through the sqlx read pool instead, which waits off the caller's thread and
 //! types the error as every other read does.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
-use rusqlite::{OpenFlags, OptionalExtension};
+use rusqlite::OptionalExtension;
 
-/// Most idle connections kept.
-const KEEP: usize = 8;
+use crate::pool::{Pool, open_read_only};
 
 /// A pool of read-only connections for point reads.
 pub(crate) struct PointReader {
-    path: PathBuf,
-    idle: Mutex<Vec<rusqlite::Connection>>,
+    pool: Pool,
 }
 
 pub(crate) const CASE_SQL: &str = "SELECT body FROM cases WHERE tenant = ?1 AND id = ?2";
@@ -36,10 +33,7 @@ pub(crate) const HEAD_SQL: &str = "SELECT seq, hash FROM audit_entries WHERE ten
      AND case_id = ?2 ORDER BY seq DESC LIMIT 1";
 
 fn open(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let conn = open_read_only(path)?;
     // Never sleep on the caller's thread: a busy database goes to the sqlx pool.
     conn.busy_timeout(std::time::Duration::ZERO)?;
     Ok(conn)
@@ -48,8 +42,7 @@ fn open(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
 impl PointReader {
     pub(crate) fn new(path: &Path) -> Self {
         Self {
-            path: path.to_path_buf(),
-            idle: Mutex::new(Vec::new()),
+            pool: Pool::new(path, open),
         }
     }
 
@@ -73,27 +66,7 @@ impl PointReader {
         &self,
         read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> Option<T> {
-        let taken = self.idle.lock().ok().and_then(|mut v| v.pop());
-        let conn = match taken {
-            Some(c) => c,
-            None => match open(&self.path) {
-                Ok(c) => c,
-                Err(_) => return None,
-            },
-        };
-        let result = read(&conn);
-        // A connection is kept only when it answered (an error may leave it in any state).
-        match result {
-            Ok(v) => {
-                if let Ok(mut idle) = self.idle.lock()
-                    && idle.len() < KEEP
-                {
-                    idle.push(conn);
-                }
-                Some(v)
-            }
-            Err(_) => None,
-        }
+        self.pool.with(|e| e, read).ok()
     }
 }
 
@@ -122,7 +95,7 @@ mod tests {
             Some(Some("{\"x\":1}".to_string()))
         );
         assert_eq!(p.one(CASE_SQL, "t", "b", body), Some(None));
-        assert_eq!(p.idle.lock().unwrap().len(), 1, "one connection, reused");
+        assert_eq!(p.pool.idle(), 1, "one connection, reused");
         // A later commit is seen by the kept connection.
         w.execute("UPDATE cases SET body = 'y' WHERE id = 'a'", [])
             .unwrap();
@@ -148,10 +121,7 @@ mod tests {
         let started = std::time::Instant::now();
         assert_eq!(p.one(CASE_SQL, "t", "a", body), None);
         assert!(started.elapsed() < std::time::Duration::from_millis(500));
-        assert!(
-            p.idle.lock().unwrap().is_empty(),
-            "a failed connection is dropped"
-        );
+        assert_eq!(p.pool.idle(), 0, "a failed connection is dropped");
         w.execute_batch("COMMIT").unwrap();
         assert_eq!(p.one(CASE_SQL, "t", "a", body), Some(Some("b".to_string())));
     }

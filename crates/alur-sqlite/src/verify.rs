@@ -8,12 +8,13 @@
 //! ([`alur_core::audit::EntryColumns`]), in one reused buffer, and hashes them while they are in
 //! cache (the auditor compares that hash with the stated one).
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 
 use alur_core::audit::{CanonicalEntry, EntryColumns, EntryTime, chain_digest, parse_chain_hash};
 use alur_core::store::{LeafPage, LogLeaf, StoreError, StoreErrorKind};
-use rusqlite::OpenFlags;
+
+use crate::pool::{Pool, open_read_only};
 
 fn fail(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(
@@ -30,58 +31,39 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 /// A read-only connection on the store's file (WAL: it reads a consistent snapshot).
-fn open_reader(path: &Path) -> Result<rusqlite::Connection, StoreError> {
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(fail)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(fail)?;
+fn open_reader(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = open_read_only(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // Read the database file's pages in place rather than copied by a system call each (pages
     // still in the WAL are read as usual). An audit reads the whole file once.
-    conn.execute_batch("PRAGMA mmap_size = 4294967296")
-        .map_err(fail)?;
+    conn.execute_batch("PRAGMA mmap_size = 4294967296")?;
     Ok(conn)
 }
 
 /// Read-only connections kept between the pages of an audit: opening one parses the schema and
 /// maps the file anew, and an audit reads a page per part every 20,000 entries.
-pub(crate) struct Readers {
-    path: PathBuf,
-    idle: Mutex<Vec<rusqlite::Connection>>,
-}
-
-/// Most idle connections kept (the parts of an audit, the leaves, a proof).
-const KEEP: usize = 8;
+pub(crate) struct Readers(Pool);
 
 impl Readers {
     pub(crate) fn new(path: &Path) -> Self {
-        Self {
-            path: path.to_path_buf(),
-            idle: Mutex::new(Vec::new()),
-        }
+        Self(Pool::new(path, open_reader))
     }
 
-    /// Run `read` on a kept connection (or a new one); the connection is kept again only when
-    /// the read succeeded.
     fn with<T>(
         &self,
         read: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let taken = self.idle.lock().ok().and_then(|mut v| v.pop());
-        let conn = match taken {
-            Some(c) => c,
-            None => open_reader(&self.path)?,
-        };
-        let out = read(&conn)?;
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < KEEP
-        {
-            idle.push(conn);
-        }
-        Ok(out)
+        self.0.with(fail, read)
     }
+}
+
+/// `read` on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("reader task: {e}")))?
 }
 
 /// The columns read, in [`read_entries`]' order.
@@ -238,7 +220,7 @@ pub(crate) async fn canonical_page_async(
 ) -> Result<Vec<CanonicalEntry>, StoreError> {
     let tenant = tenant.to_owned();
     let after = after.map(|(c, s)| (c.to_owned(), s));
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         canonical_page(
             &readers,
             &tenant,
@@ -247,7 +229,6 @@ pub(crate) async fn canonical_page_async(
         )
     })
     .await
-    .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("reader task: {e}")))?
 }
 
 /// Visit the log leaves with `start <= idx < end`, in index order: index, case id, sequence,
@@ -338,9 +319,7 @@ pub(crate) async fn leaf_page_async(
     end: i64,
 ) -> Result<LeafPage, StoreError> {
     let tenant = tenant.to_owned();
-    tokio::task::spawn_blocking(move || leaf_page(&readers, &tenant, start, end))
-        .await
-        .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("reader task: {e}")))?
+    blocking(move || leaf_page(&readers, &tenant, start, end)).await
 }
 
 /// [`leaves`] on a blocking thread.
@@ -351,7 +330,5 @@ pub(crate) async fn leaves_async(
     end: i64,
 ) -> Result<Vec<LogLeaf>, StoreError> {
     let tenant = tenant.to_owned();
-    tokio::task::spawn_blocking(move || leaves(&readers, &tenant, start, end))
-        .await
-        .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("reader task: {e}")))?
+    blocking(move || leaves(&readers, &tenant, start, end)).await
 }
