@@ -602,6 +602,45 @@ pub trait Store: Send + Sync + 'static {
             .collect())
     }
 
+    /// Whether [`Store::audit_span`] and [`Store::leaf_positions`] are implemented: the store
+    /// reads a tenant's entries in commit order, and [`crate::tlog::verify_store`] audits it that
+    /// way (see [`crate::tlog::SpanAudit`]) instead of case by case.
+    fn audits_in_commit_order(&self) -> bool {
+        false
+    }
+
+    /// The commit positions of the entries the leaves at `indexes` name (`None` for a leaf that
+    /// does not exist), in the order asked.
+    async fn leaf_positions(
+        &self,
+        tenant: &str,
+        indexes: &[u64],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        let _ = (tenant, indexes);
+        Err(crate::tlog::commit_order_unsupported())
+    }
+
+    /// Feed `span` what it covers ([`SpanAudit::bounds`](crate::tlog::SpanAudit::bounds)): the
+    /// tenant's entries with commit positions in its range, in commit order, each with its columns
+    /// as stored and the next of the span's leaves (in index order) while any is left
+    /// ([`SpanAudit::entry_columns`](crate::tlog::SpanAudit::entry_columns)), then the leaves left
+    /// ([`SpanAudit::leaf_only`](crate::tlog::SpanAudit::leaf_only)); stop feeding entries when it
+    /// says so. Hand the span back.
+    ///
+    /// # Behavior
+    /// - Reads one consistent snapshot; the leaves read are those with `first_leaf <= index <
+    ///   end_leaf`, whatever their contents (the span checks them).
+    /// - A value that cannot be read as its column's type is an error of kind
+    ///   [`StoreErrorKind::Corrupt`].
+    async fn audit_span(
+        &self,
+        tenant: &str,
+        span: crate::tlog::SpanAudit,
+    ) -> Result<crate::tlog::SpanAudit, StoreError> {
+        let _ = (tenant, span);
+        Err(crate::tlog::commit_order_unsupported())
+    }
+
     /// Every audit entry of the tenant, ordered by case id and sequence (for verification and export).
     async fn all_entries(
         &self,
@@ -957,6 +996,26 @@ macro_rules! forward_store {
         limit: usize,
     ) -> Result<Vec<crate::audit::CanonicalEntry>, StoreError> {
         (**self).canonical_entries(tenant, after, limit).await
+    }
+
+    fn audits_in_commit_order(&self) -> bool {
+        (**self).audits_in_commit_order()
+    }
+
+    async fn leaf_positions(
+        &self,
+        tenant: &str,
+        indexes: &[u64],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        (**self).leaf_positions(tenant, indexes).await
+    }
+
+    async fn audit_span(
+        &self,
+        tenant: &str,
+        span: crate::tlog::SpanAudit,
+    ) -> Result<crate::tlog::SpanAudit, StoreError> {
+        (**self).audit_span(tenant, span).await
     }
 
     async fn all_entries(

@@ -163,6 +163,8 @@ pub struct SqliteStore {
     checkpoints: Arc<checkpoint::Counters>,
     points: point::PointReader,
     audits: Arc<verify::Readers>,
+    /// The same for an audit's spans, which read tables in their own order.
+    spans: Arc<verify::Readers>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -365,6 +367,7 @@ impl SqliteStore {
             readers,
             points: point::PointReader::new(&path),
             audits: Arc::new(verify::Readers::new(&path)),
+            spans: Arc::new(verify::Readers::sequential(&path)),
             path,
             durability: options.durability,
             stats,
@@ -1207,6 +1210,26 @@ impl Store for SqliteStore {
             u64_param(end),
         )
         .await
+    }
+
+    fn audits_in_commit_order(&self) -> bool {
+        true
+    }
+
+    async fn leaf_positions(
+        &self,
+        tenant: &str,
+        indexes: &[u64],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        verify::leaf_positions_async(Arc::clone(&self.spans), tenant, indexes).await
+    }
+
+    async fn audit_span(
+        &self,
+        tenant: &str,
+        span: alur_core::tlog::SpanAudit,
+    ) -> Result<alur_core::tlog::SpanAudit, StoreError> {
+        verify::audit_span_async(Arc::clone(&self.spans), tenant, span).await
     }
 
     async fn canonical_entries(

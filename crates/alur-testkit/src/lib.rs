@@ -111,6 +111,10 @@ where
         configuration_chain_appends(make().await).await;
         leaf_pages_are_the_leaves(make().await).await;
         n += 2;
+        if make().await.audits_in_commit_order() {
+            commit_order_audit_covers_everything(make().await).await;
+            n += 1;
+        }
     }
     eprintln!("alur-testkit: {n} conformance checks passed");
 }
@@ -156,6 +160,80 @@ pub async fn leaf_pages_are_the_leaves<S: Store>(store: S) {
             );
         }
         assert_eq!(page.case_id(leaves.len()), None);
+    }
+}
+
+/// `audit_span` and `leaf_positions` (stores that read in commit order): an audit of interleaved
+/// cases, partly sequenced, read in one to four spans, covers every entry, case and leaf and
+/// counts the unsequenced entries; the positions of the leaves' entries grow with the index.
+pub async fn commit_order_audit_covers_everything<S: Store>(store: S) {
+    use alur_core::tlog::{Integrator, Reading, verify_store_with};
+    let (e, _clock) = engine(store).await;
+    let mut cases = Vec::new();
+    for n in 1..=4 {
+        cases.push(e.submit(domisili(n), None).await.unwrap());
+    }
+    // The cases' entries interleave in commit order.
+    for c in &cases {
+        e.execute(&c.id, act(c, "baloi-operator", "lengkap"), None)
+            .await
+            .unwrap();
+    }
+    Integrator::new(TENANT, None)
+        .integrate(e.store(), 100)
+        .await
+        .unwrap();
+    let size = e.store().log_size(TENANT).await.unwrap();
+    // Two more entries after the last integration.
+    e.execute(
+        &cases[0].id,
+        act(
+            &e.store().case(TENANT, &cases[0].id).await.unwrap().unwrap(),
+            "baloi-kasi",
+            "paraf",
+        ),
+        None,
+    )
+    .await
+    .unwrap();
+    let mut entries = 0;
+    for c in &cases {
+        entries += e.store().entries(TENANT, &c.id).await.unwrap().len() as u64;
+    }
+    let config = e
+        .store()
+        .entries(TENANT, alur_core::config_log::CONFIG_CHAIN)
+        .await
+        .unwrap();
+    entries += config.len() as u64;
+    let positions = e
+        .store()
+        .leaf_positions(TENANT, &(0..size + 2).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(positions.len() as u64, size + 2);
+    let known: Vec<i64> = positions
+        .iter()
+        .take(size as usize)
+        .map(|p| p.unwrap())
+        .collect();
+    assert!(known.windows(2).all(|w| w[0] < w[1]), "{known:?}");
+    assert_eq!(positions[size as usize..], [None, None]);
+    for spans in 1..=4 {
+        let reading = Reading {
+            page: 1,
+            parts: 1,
+            spans,
+        };
+        let s = verify_store_with(e.store(), TENANT, None, None, false, |_| {}, reading)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.entries, entries, "{spans} spans");
+        assert_eq!(s.cases, cases.len() as u64 + 1, "{spans} spans");
+        assert_eq!(s.leaves, size, "{spans} spans");
+        assert!(s.unsequenced >= 1, "{spans} spans: {s:?}");
+        assert_eq!(s.entries - s.unsequenced, size, "{spans} spans");
     }
 }
 

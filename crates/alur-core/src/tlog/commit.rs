@@ -1,0 +1,698 @@
+//! Auditing a tenant in commit order, for stores that can read their entries that way
+//! ([`Store::audits_in_commit_order`]).
+//!
+//! The tenant log holds every entry once, at contiguous indexes from 0, in commit order (the
+//! integrator appends the unsequenced entries in the order they were committed, and the stores
+//! refuse any other append). So reading the entries in commit order, leaf `i` must name the `i`-th
+//! entry read: the leaves are checked by walking beside the entries, with no lookup; the entries
+//! after the last leaf are the unsequenced ones. Each case's chain is followed through a map from
+//! the case to its last sequence and hash.
+//!
+//! Reading in commit order is reading the store's table in the order it was written: no index
+//! lookup per entry and no page visited twice, where reading case by case jumps between the
+//! scattered rows of the cases open at the same time.
+//!
+//! A long log is read in spans (ranges of log indexes, with the commit positions of their
+//! entries) on all cores. Each span checks what it can on its own: the hashes, the chains of the
+//! cases it meets after their first entry in the span, and its leaves. The first entry of each
+//! case in a span (its link to the spans before) is checked at the join, in span order, against
+//! the cases' state after the spans before; so the failure reported is the one a single reading
+//! reports: the first bad entry in commit order.
+//!
+//! The order of reports: a bad entry (its chain) first, then a bad leaf (the lowest index), then
+//! a checkpoint the log does not match, then (strict) unsequenced entries or a log not covered
+//! by a checkpoint.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use alur_merkle::{Hash, leaf_hash};
+
+use super::{AuditFailure, AuditSummary, GENESIS_HASH, LogCheck, on_blocking, parse_hash};
+use crate::audit::{EntryColumns, chain_digest, parse_chain_hash};
+use crate::store::{Store, StoreError, StoreErrorKind};
+
+/// An audit entry as read in commit order, with the hash its content gives.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitEntry<'a> {
+    /// The store's commit position: strictly increasing in commit order.
+    pub pos: i64,
+    /// Case id.
+    pub case_id: &'a str,
+    /// Sequence in the case's chain.
+    pub seq: u64,
+    /// Stated previous hash ([`parse_chain_hash`]; `None` when the stored text is not one).
+    pub prev_hash: Option<Hash>,
+    /// Stated hash ([`parse_chain_hash`]; `None` when the stored text is not one).
+    pub hash: Option<Hash>,
+    /// [`chain_digest`] of the entry's canonical bytes.
+    pub digest: Hash,
+}
+
+/// A log leaf as read in index order.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitLeaf<'a> {
+    /// Index in the tenant log.
+    pub index: u64,
+    /// The commit position of the entry it names.
+    pub entry_pos: i64,
+    /// The case it names.
+    pub case_id: &'a str,
+    /// The sequence it names.
+    pub seq: u64,
+    /// Its hash, as stored (hex).
+    pub hash: &'a str,
+}
+
+/// What a span covers: the leaves `first_leaf..end_leaf` and the entries whose commit positions
+/// are after `after_pos` and up to `until_pos` (`None`: from the first, to the last).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanBounds {
+    /// Entries after this commit position (`None`: from the first).
+    pub after_pos: Option<i64>,
+    /// Entries up to this commit position, included (`None`: to the last; the span then also
+    /// holds the unsequenced entries).
+    pub until_pos: Option<i64>,
+    /// The first leaf.
+    pub first_leaf: u64,
+    /// One past the last leaf.
+    pub end_leaf: u64,
+}
+
+/// Case ids up to this long are map keys without an allocation.
+const INLINE: usize = 30;
+
+/// A case id as a key of the map of heads: inline when short (as the engine's ids are), so that
+/// a lookup reads one slot of the table and not also a string elsewhere in memory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum CaseKey {
+    Inline(u8, [u8; INLINE]),
+    Heap(Box<str>),
+}
+
+impl CaseKey {
+    fn of(case_id: &str) -> Self {
+        let b = case_id.as_bytes();
+        match u8::try_from(b.len()) {
+            Ok(len) if b.len() <= INLINE => {
+                let mut bytes = [0; INLINE];
+                bytes[..b.len()].copy_from_slice(b);
+                Self::Inline(len, bytes)
+            }
+            _ => Self::Heap(case_id.into()),
+        }
+    }
+}
+
+/// The last entry met of a case.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    seq: u64,
+    hash: Hash,
+}
+
+/// A case's first entry in a span after the first: checked at the join.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    pos: i64,
+    /// Where the case id ends in [`SpanAudit::link_names`].
+    name_end: usize,
+    seq: u64,
+    prev_hash: Option<Hash>,
+}
+
+/// Shared by the spans of one audit.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Entries checked (progress).
+    fed: AtomicU64,
+    /// The lowest span that met a bad entry: the spans after it stop.
+    first_failed: AtomicUsize,
+}
+
+/// Merkle leaf hashes handed from the spans to the log side, a batch at a time.
+type Batches = tokio::sync::mpsc::UnboundedSender<Vec<Hash>>;
+
+const BATCH: usize = 16_384;
+
+/// One span of an audit in commit order. A store feeds it ([`Store::audit_span`]): each entry in
+/// commit order with the leaf at the same place ([`SpanAudit::entry`]), then any leaves left
+/// ([`SpanAudit::leaf_only`]).
+#[derive(Debug)]
+pub struct SpanAudit {
+    tenant: String,
+    bounds: SpanBounds,
+    span: usize,
+    shared: Arc<Shared>,
+    /// Every case met in this span: its last entry.
+    heads: hashbrown::HashMap<CaseKey, Head>,
+    /// The first entry of each case met, in commit order (spans after the first).
+    links: Vec<Link>,
+    link_names: String,
+    entries: u64,
+    unfed: u64,
+    /// The first bad entry: its commit position and the report.
+    chain_failure: Option<(i64, AuditFailure)>,
+    /// The next leaf expected.
+    next_leaf: u64,
+    leaf_failure: Option<AuditFailure>,
+    unsequenced: u64,
+    batch: Vec<Hash>,
+    sink: Option<Batches>,
+    canonical: Vec<u8>,
+}
+
+impl SpanAudit {
+    /// The tenant audited.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// What the span covers.
+    pub fn bounds(&self) -> SpanBounds {
+        self.bounds
+    }
+
+    fn last(&self) -> bool {
+        self.bounds.until_pos.is_none()
+    }
+
+    fn leaf_fail(&mut self, index: u64, detail: String) {
+        if self.leaf_failure.is_none() {
+            self.leaf_failure = Some(AuditFailure {
+                what: "log".into(),
+                tenant: self.tenant.clone(),
+                case_id: None,
+                seq: None,
+                index: Some(index),
+                detail,
+            });
+        }
+    }
+
+    /// Feed the next entry with its columns as stored: its canonical bytes are built and hashed
+    /// here. See [`SpanAudit::entry`].
+    pub fn entry_columns(
+        &mut self,
+        pos: i64,
+        columns: &EntryColumns<'_>,
+        hash: &str,
+        leaf: Option<&CommitLeaf<'_>>,
+    ) -> bool {
+        let mut canonical = std::mem::take(&mut self.canonical);
+        canonical.clear();
+        columns.canonical_into(&mut canonical);
+        let e = CommitEntry {
+            pos,
+            case_id: columns.case_id,
+            seq: columns.seq,
+            prev_hash: parse_chain_hash(columns.prev_hash),
+            hash: parse_chain_hash(hash),
+            digest: chain_digest(&canonical),
+        };
+        self.canonical = canonical;
+        self.entry_stated(&e, Some(hash), leaf)
+    }
+
+    /// Feed the next entry in commit order, with the next leaf of the span if any is left.
+    /// Returns whether to go on: `false` after a bad entry (the span's report is complete) or
+    /// when a span before this one met a bad entry (this one's report will not be needed).
+    pub fn entry(&mut self, e: &CommitEntry<'_>, leaf: Option<&CommitLeaf<'_>>) -> bool {
+        self.entry_stated(e, None, leaf)
+    }
+
+    /// [`SpanAudit::entry`], with the entry's hash as stored (text), if known: a leaf stating the
+    /// same text states the entry's hash, with no decoding.
+    fn entry_stated(
+        &mut self,
+        e: &CommitEntry<'_>,
+        stated: Option<&str>,
+        leaf: Option<&CommitLeaf<'_>>,
+    ) -> bool {
+        if let Err(f) = self.check(e) {
+            self.chain_failure = Some((e.pos, f));
+            self.shared
+                .first_failed
+                .fetch_min(self.span, Ordering::Relaxed);
+            return false;
+        }
+        match leaf {
+            Some(l) => self.leaf(l, Some(e), stated),
+            None if self.last() => self.unsequenced += 1,
+            None => self.leaf_fail(
+                self.bounds.end_leaf,
+                format!(
+                    "entry {} of case {} is not in the log, yet entries committed after it are (an entry was inserted, or a leaf deleted)",
+                    e.seq, e.case_id
+                ),
+            ),
+        }
+        self.entries += 1;
+        self.unfed += 1;
+        if self.unfed == 4096 {
+            self.shared.fed.fetch_add(self.unfed, Ordering::Relaxed);
+            self.unfed = 0;
+            if self.shared.first_failed.load(Ordering::Relaxed) < self.span {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The chain checks of one entry.
+    fn check(&mut self, e: &CommitEntry<'_>) -> Result<(), AuditFailure> {
+        let fail = |detail: String| chain_failure(&self.tenant, e.case_id, e.seq, detail);
+        let key = CaseKey::of(e.case_id);
+        if let Some(head) = self.heads.get_mut(&key) {
+            link(Some(head), e.seq, e.prev_hash).map_err(fail)?;
+            if e.hash != Some(e.digest) {
+                return Err(fail(MODIFIED.into()));
+            }
+            *head = Head {
+                seq: e.seq,
+                hash: e.digest,
+            };
+            return Ok(());
+        }
+        if self.bounds.after_pos.is_none() {
+            link(None, e.seq, e.prev_hash).map_err(fail)?;
+        } else {
+            // Its link to the spans before is checked at the join; a bad link found there at
+            // this position is reported before a bad hash.
+            self.link_names.push_str(e.case_id);
+            self.links.push(Link {
+                pos: e.pos,
+                name_end: self.link_names.len(),
+                seq: e.seq,
+                prev_hash: e.prev_hash,
+            });
+        }
+        if e.hash != Some(e.digest) {
+            return Err(fail(MODIFIED.into()));
+        }
+        self.heads.insert(
+            key,
+            Head {
+                seq: e.seq,
+                hash: e.digest,
+            },
+        );
+        Ok(())
+    }
+
+    /// A leaf of the span left after its entries ran out.
+    pub fn leaf_only(&mut self, leaf: &CommitLeaf<'_>) {
+        self.leaf(leaf, None, None);
+    }
+
+    /// A leaf, and the entry at its place (which passed its checks) with its hash as stored.
+    fn leaf(&mut self, l: &CommitLeaf<'_>, entry: Option<&CommitEntry<'_>>, stated: Option<&str>) {
+        let expected = self.next_leaf;
+        self.next_leaf += 1;
+        if l.index != expected {
+            self.leaf_fail(
+                expected,
+                format!(
+                    "index {} where {expected} was expected (a leaf is missing or moved)",
+                    l.index
+                ),
+            );
+            self.next_leaf = l.index.saturating_add(1);
+        }
+        // The entry's stated hash is its digest (checked): the same text is the same hash.
+        let same = entry.is_some() && stated == Some(l.hash);
+        let Some(h) = (match (same, entry) {
+            (true, Some(e)) => Some(e.digest),
+            _ => parse_hash(l.hash),
+        }) else {
+            self.leaf_fail(l.index, "malformed leaf hash".into());
+            return;
+        };
+        self.batch.push(leaf_hash(&h));
+        if self.batch.len() == BATCH {
+            self.send();
+        }
+        if self.leaf_failure.is_some() {
+            return;
+        }
+        match entry {
+            None => self.leaf_fail(
+                l.index,
+                format!(
+                    "leaf names entry {} of case {} but no entry is left in commit order for it (deleted, or the leaf repeats another)",
+                    l.seq, l.case_id
+                ),
+            ),
+            Some(e) if e.case_id != l.case_id || e.seq != l.seq => self.leaf_fail(
+                l.index,
+                format!(
+                    "leaf names entry {} of case {} but the entry at its place in commit order is entry {} of case {} (an entry was deleted, inserted or moved, or the leaf relabelled)",
+                    l.seq, l.case_id, e.seq, e.case_id
+                ),
+            ),
+            Some(e) if e.digest != h => self.leaf_fail(
+                l.index,
+                format!(
+                    "leaf's hash is not that of entry {} of case {} (the leaf was modified)",
+                    e.seq, e.case_id
+                ),
+            ),
+            Some(e) if e.pos != l.entry_pos => self.leaf_fail(
+                l.index,
+                format!(
+                    "leaf points at commit position {} but its entry is at {} (the leaf or the entry was moved)",
+                    l.entry_pos, e.pos
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+
+    fn send(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        if let Some(s) = &self.sink
+            && s.send(batch).is_err()
+        {
+            // The log side stopped at a failure of its own: nothing more to hand it.
+            self.sink = None;
+        }
+    }
+
+    /// The span's entries and leaves are all fed.
+    fn end(&mut self) {
+        self.shared.fed.fetch_add(self.unfed, Ordering::Relaxed);
+        self.unfed = 0;
+        if self.chain_failure.is_none() && self.next_leaf < self.bounds.end_leaf {
+            self.leaf_fail(
+                self.next_leaf,
+                format!("the log has no leaf {} (a leaf is missing)", self.next_leaf),
+            );
+        }
+        if !self.batch.is_empty() {
+            self.send();
+        }
+        self.sink = None;
+    }
+}
+
+fn chain_failure(tenant: &str, case_id: &str, seq: u64, detail: String) -> AuditFailure {
+    AuditFailure {
+        what: "chain".into(),
+        tenant: tenant.to_owned(),
+        case_id: Some(case_id.to_owned()),
+        seq: Some(seq),
+        index: None,
+        detail,
+    }
+}
+
+const MODIFIED: &str = "content does not match its hash (the entry was modified)";
+
+/// Whether an entry with `seq` and stated `prev` continues its case's chain, whose last entry so
+/// far is `head` (`None`: the case has none).
+fn link(head: Option<&Head>, seq: u64, prev: Option<Hash>) -> Result<(), String> {
+    let (expected, prev_ok) = match head {
+        Some(h) => (h.seq + 1, prev == Some(h.hash)),
+        None => (1, prev == Some(GENESIS_HASH)),
+    };
+    if seq != expected {
+        return Err(format!(
+            "sequence {seq} where {expected} was expected (an entry is missing, duplicated or moved)"
+        ));
+    }
+    if !prev_ok {
+        return Err(
+            "prev_hash does not match the previous entry (deleted, swapped or inserted entry)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// The spans of a log of `size` leaves: `parts` equal ranges of leaves when each holds at least
+/// `min_leaves`, cut at the commit positions of the leaves' entries (one span when the log is
+/// small, or when the positions read are missing or out of order: a damaged log is checked
+/// whole).
+pub(super) async fn spans<S: Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    size: u64,
+    parts: usize,
+    min_leaves: u64,
+) -> Result<Vec<SpanBounds>, StoreError> {
+    let one = vec![SpanBounds {
+        after_pos: None,
+        until_pos: None,
+        first_leaf: 0,
+        end_leaf: size,
+    }];
+    let parts = parts as u64;
+    if parts < 2 || size < parts * min_leaves.max(1) {
+        return Ok(one);
+    }
+    // The last leaf of each span but the last.
+    let cuts: Vec<u64> = (1..parts).map(|j| size * j / parts - 1).collect();
+    let positions = store.leaf_positions(tenant, &cuts).await?;
+    let Some(positions) = positions.into_iter().collect::<Option<Vec<i64>>>() else {
+        return Ok(one);
+    };
+    if positions.len() != cuts.len() || positions.windows(2).any(|w| w[0] >= w[1]) {
+        return Ok(one);
+    }
+    let mut out = Vec::with_capacity(cuts.len() + 1);
+    for j in 0..=cuts.len() {
+        out.push(SpanBounds {
+            after_pos: j.checked_sub(1).map(|p| positions[p]),
+            until_pos: positions.get(j).copied(),
+            first_leaf: j.checked_sub(1).map_or(0, |p| cuts[p] + 1),
+            end_leaf: cuts.get(j).map_or(size, |c| c + 1),
+        });
+    }
+    Ok(out)
+}
+
+/// The log side: the leaf hashes the spans hand over, in span order, pushed into the Merkle
+/// tree and checked against every checkpoint.
+async fn merkle(
+    mut log: LogCheck,
+    spans: Vec<tokio::sync::mpsc::UnboundedReceiver<Vec<Hash>>>,
+) -> Result<(LogCheck, Option<AuditFailure>), StoreError> {
+    for mut batches in spans {
+        while let Some(batch) = batches.recv().await {
+            let (checked, r) = on_blocking(log, move |l| l.leaf_hashes(&batch)).await?;
+            log = checked;
+            if let Err(f) = r {
+                return Ok((log, Some(f)));
+            }
+        }
+    }
+    Ok((log, None))
+}
+
+/// One of the concurrent jobs of an audit.
+type Job<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + Send + 'a>>;
+
+// One value per job of an audit: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Done {
+    Span(usize, Result<SpanAudit, StoreError>),
+    Log(Result<(LogCheck, Option<AuditFailure>), StoreError>),
+}
+
+/// [`super::verify_store`] on a store that reads in commit order: `parts` spans at most, each of
+/// at least `min_leaves` leaves.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn verify<S: Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    log: LogCheck,
+    strict: bool,
+    mut progress: impl FnMut(u64),
+    parts: usize,
+    min_leaves: u64,
+) -> Result<Result<AuditSummary, AuditFailure>, StoreError> {
+    let size = store.log_size(tenant).await?;
+    let bounds = spans(store, tenant, size, parts, min_leaves).await?;
+    let shared = Arc::new(Shared {
+        fed: AtomicU64::new(0),
+        first_failed: AtomicUsize::new(usize::MAX),
+    });
+    let mut receivers = Vec::with_capacity(bounds.len());
+    let mut jobs: Vec<Option<Job<'_>>> = Vec::with_capacity(bounds.len() + 1);
+    let count = bounds.len();
+    for (i, b) in bounds.into_iter().enumerate() {
+        let (sink, batches) = tokio::sync::mpsc::unbounded_channel();
+        receivers.push(batches);
+        let span = SpanAudit {
+            tenant: tenant.to_owned(),
+            bounds: b,
+            span: i,
+            shared: Arc::clone(&shared),
+            // Room for a case per four entries (the map then rarely grows).
+            heads: hashbrown::HashMap::with_capacity(
+                usize::try_from((b.end_leaf - b.first_leaf) / 4)
+                    .unwrap_or(0)
+                    .min(1 << 20),
+            ),
+            links: Vec::new(),
+            link_names: String::new(),
+            entries: 0,
+            unfed: 0,
+            chain_failure: None,
+            next_leaf: b.first_leaf,
+            leaf_failure: None,
+            unsequenced: 0,
+            batch: Vec::with_capacity(BATCH),
+            sink: Some(sink),
+            canonical: Vec::new(),
+        };
+        jobs.push(Some(Box::pin(async move {
+            Done::Span(i, store.audit_span(tenant, span).await)
+        })));
+    }
+    jobs.push(Some(Box::pin(async move {
+        Done::Log(merkle(log, receivers).await)
+    })));
+    let mut done: Vec<Option<SpanAudit>> = (0..count).map(|_| None).collect();
+    let mut log: Option<(LogCheck, Option<AuditFailure>)> = None;
+    let mut error: Option<StoreError> = None;
+    let mut reported = 0u64;
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in &mut jobs {
+            let Some(job) = slot else { continue };
+            match job.as_mut().poll(cx) {
+                std::task::Poll::Pending => pending = true,
+                std::task::Poll::Ready(d) => {
+                    *slot = None;
+                    match d {
+                        Done::Span(i, Ok(mut s)) => {
+                            // Whatever the store fed, the span ends here (and hands its last
+                            // leaf hashes to the log side).
+                            s.end();
+                            done[i] = Some(s);
+                        }
+                        Done::Log(Ok(l)) => log = Some(l),
+                        Done::Span(_, Err(e)) | Done::Log(Err(e)) => {
+                            error.get_or_insert(e);
+                        }
+                    }
+                }
+            }
+        }
+        let now = shared.fed.load(Ordering::Relaxed);
+        if now != reported {
+            reported = now;
+            progress(now);
+        }
+        if pending && error.is_none() {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let lost = super::state_lost;
+    let spans: Vec<SpanAudit> = done
+        .into_iter()
+        .map(|s| s.ok_or_else(lost))
+        .collect::<Result<_, _>>()?;
+    let (log, log_failure) = log.ok_or_else(lost)?;
+    Ok(join(tenant, spans, log, log_failure, strict))
+}
+
+/// Join the spans in order (each one's links against the cases' heads after the spans before),
+/// then the log side, in the order of reports.
+fn join(
+    tenant: &str,
+    spans: Vec<SpanAudit>,
+    log: LogCheck,
+    log_failure: Option<AuditFailure>,
+    strict: bool,
+) -> Result<AuditSummary, AuditFailure> {
+    let mut heads: hashbrown::HashMap<CaseKey, Head> = hashbrown::HashMap::new();
+    let mut summary = AuditSummary::default();
+    let mut leaf_failure = None;
+    for mut span in spans {
+        let until = span
+            .chain_failure
+            .as_ref()
+            .map_or(i64::MAX, |(pos, _)| *pos);
+        let mut start = 0;
+        for l in &span.links {
+            let name = &span.link_names[start..l.name_end];
+            start = l.name_end;
+            if l.pos > until {
+                break;
+            }
+            if let Err(detail) = link(heads.get(&CaseKey::of(name)), l.seq, l.prev_hash) {
+                return Err(chain_failure(tenant, name, l.seq, detail));
+            }
+        }
+        if let Some((_, f)) = span.chain_failure.take() {
+            return Err(f);
+        }
+        summary.entries += span.entries;
+        summary.unsequenced += span.unsequenced;
+        if heads.is_empty() {
+            heads = std::mem::take(&mut span.heads);
+        } else {
+            heads.extend(span.heads.drain());
+        }
+        if leaf_failure.is_none() {
+            leaf_failure = span.leaf_failure.take();
+        }
+    }
+    if let Some(f) = leaf_failure {
+        return Err(f);
+    }
+    if let Some(f) = log_failure {
+        return Err(f);
+    }
+    let log = log.end()?;
+    summary.cases = heads.len() as u64;
+    summary.leaves = log.size;
+    summary.checkpoints = log.checkpoints;
+    let fail = |what: &str, index: Option<u64>, detail: String| AuditFailure {
+        what: what.into(),
+        tenant: tenant.to_owned(),
+        case_id: None,
+        seq: None,
+        index,
+        detail,
+    };
+    if strict {
+        if summary.unsequenced > 0 {
+            return Err(fail(
+                "log",
+                None,
+                format!(
+                    "{} entries are not in the log (inserted after the last integration?)",
+                    summary.unsequenced
+                ),
+            ));
+        }
+        if log.covered != log.size {
+            return Err(fail(
+                "checkpoint",
+                Some(log.covered),
+                format!(
+                    "the log has {} leaves but the newest checkpoint covers {}",
+                    log.size, log.covered
+                ),
+            ));
+        }
+    }
+    Ok(summary)
+}
+
+/// For a store that does not read its entries in commit order.
+pub(crate) fn unsupported() -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Other,
+        "this store does not read its audit entries in commit order",
+    )
+}
