@@ -9,6 +9,7 @@
 //! ALUR_BENCH_REUSE=1           with ALUR_BENCH_DIR: keep a database of the right size from an
 //!                              earlier run instead of writing it again (for profiling)
 //! ALUR_BENCH_SHARE=0           skip the hashing-share measurement
+//! ALUR_BENCH_RAW=0             skip the raw baselines (to profile the verification alone)
 //! ALUR_BENCH_OPEN=4096         cases open at once while the log is written (default 4,096):
 //!                              their entries interleave in the table and in the log, as a
 //!                              regency's do; 1 writes the cases one after another
@@ -169,9 +170,11 @@ fn signer() -> CheckpointSigner {
     CheckpointSigner::from_seed("alur-bench", &[5; 32]).unwrap()
 }
 
-/// The baseline: the same rows in the same order, one SHA-256 per row over its columns' bytes,
-/// read with a plain synchronous SQLite connection (the fastest reader there is).
-fn raw(path: &str) -> (usize, Duration) {
+/// The baseline: the same rows in the same order (commit order, the table's own), one SHA-256 per
+/// row over its columns' bytes, read with a plain synchronous SQLite connection (the fastest
+/// reader there is). `by_case`: in case order instead (through the index, as a verifier reading
+/// case by case does), for comparison.
+fn raw(path: &str, by_case: bool) -> (usize, Duration) {
     let conn = rusqlite::Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -179,11 +182,15 @@ fn raw(path: &str) -> (usize, Duration) {
     .unwrap();
     let started = Instant::now();
     let mut stmt = conn
-        .prepare(
+        .prepare(if by_case {
             "SELECT case_id, seq, service, definition_version, calendar_version, event, actor, \
-             legal_basis, at, due, payload_digest, prev_hash, hash FROM audit_entries \
-             WHERE tenant = ? ORDER BY case_id, seq",
-        )
+                 legal_basis, at, due, payload_digest, prev_hash, hash FROM audit_entries \
+                 WHERE tenant = ? ORDER BY case_id, seq"
+        } else {
+            "SELECT case_id, seq, service, definition_version, calendar_version, event, actor, \
+                 legal_basis, at, due, payload_digest, prev_hash, hash FROM audit_entries \
+                 NOT INDEXED WHERE tenant = ? ORDER BY pos"
+        })
         .unwrap();
     let mut rows = stmt.query([TENANT]).unwrap();
     let mut n = 0usize;
@@ -275,11 +282,22 @@ fn main() {
         let mut best_verify = Duration::MAX;
         let mut best_raw = Duration::MAX;
         for round in 1..=rounds {
-            let p = path.clone();
-            let cpu = cpu_seconds();
-            let (rows, raw_t) = tokio::task::spawn_blocking(move || raw(&p)).await.unwrap();
-            let raw_cpu = cpu_seconds() - cpu;
-            assert_eq!(rows, n);
+            let (raw_t, raw_cpu, by_case_t) = if env("ALUR_BENCH_RAW", 1) == 0 {
+                (Duration::MAX, 0.0, Duration::MAX)
+            } else {
+                let p = path.clone();
+                let cpu = cpu_seconds();
+                let (rows, raw_t) = tokio::task::spawn_blocking(move || raw(&p, false))
+                    .await
+                    .unwrap();
+                let raw_cpu = cpu_seconds() - cpu;
+                assert_eq!(rows, n);
+                let p = path.clone();
+                let (_, by_case_t) = tokio::task::spawn_blocking(move || raw(&p, true))
+                    .await
+                    .unwrap();
+                (raw_t, raw_cpu, by_case_t)
+            };
             let cpu = cpu_seconds();
             let started = Instant::now();
             let summary = verify_store(&store, TENANT, Some(&verifier), None, true, |_| {})
@@ -291,13 +309,14 @@ fn main() {
             assert_eq!(summary.entries as usize, n);
             assert_eq!(summary.leaves as usize, n);
             eprintln!(
-                "round {round}: verify {:.2} s ({:.0} entries/s, {:.2} µs CPU/entry), raw read-and-hash {:.2} s ({:.0} rows/s, {:.2} µs CPU/row)",
+                "round {round}: verify {:.2} s ({:.0} entries/s, {:.2} µs CPU/entry), raw read-and-hash {:.2} s ({:.0} rows/s, {:.2} µs CPU/row; in case order {:.0} rows/s)",
                 verify_t.as_secs_f64(),
                 n as f64 / verify_t.as_secs_f64(),
                 verify_cpu * 1e6 / n as f64,
                 raw_t.as_secs_f64(),
                 n as f64 / raw_t.as_secs_f64(),
                 raw_cpu * 1e6 / n as f64,
+                n as f64 / by_case_t.as_secs_f64(),
             );
             best_verify = best_verify.min(verify_t);
             best_raw = best_raw.min(raw_t);
