@@ -49,6 +49,16 @@ pub struct CommitEntry<'a> {
     pub digest: Hash,
 }
 
+/// An entry as read, before its content is hashed.
+#[derive(Debug, Clone, Copy)]
+struct Read<'a> {
+    pos: i64,
+    case_id: &'a str,
+    seq: u64,
+    prev_hash: Option<Hash>,
+    hash: Option<Hash>,
+}
+
 /// A log leaf as read in index order.
 #[derive(Debug, Clone, Copy)]
 pub struct CommitLeaf<'a> {
@@ -84,10 +94,21 @@ const INLINE: usize = 30;
 
 /// A case id as a key of the map of heads: inline when short (as the engine's ids are), so that
 /// a lookup reads one slot of the table and not also a string elsewhere in memory.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum CaseKey {
     Inline(u8, [u8; INLINE]),
     Heap(Box<str>),
+}
+
+impl std::hash::Hash for CaseKey {
+    // The id's bytes only (not the padding): equal keys hold equal bytes, and a short id hashes
+    // as a short input.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            Self::Inline(len, bytes) => state.write(&bytes[..usize::from(*len)]),
+            Self::Heap(s) => state.write(s.as_bytes()),
+        }
+    }
 }
 
 impl CaseKey {
@@ -199,45 +220,64 @@ impl SpanAudit {
         hash: &str,
         leaf: Option<&CommitLeaf<'_>>,
     ) -> bool {
-        let mut canonical = std::mem::take(&mut self.canonical);
-        canonical.clear();
-        columns.canonical_into(&mut canonical);
-        let e = CommitEntry {
+        let read = Read {
             pos,
             case_id: columns.case_id,
             seq: columns.seq,
             prev_hash: parse_chain_hash(columns.prev_hash),
             hash: parse_chain_hash(hash),
-            digest: chain_digest(&canonical),
         };
-        self.canonical = canonical;
-        self.entry_stated(&e, Some(hash), leaf)
+        let digest = |canonical: &mut Vec<u8>| {
+            canonical.clear();
+            columns.canonical_into(canonical);
+            chain_digest(canonical)
+        };
+        self.step(&read, Some(hash), digest, leaf)
     }
 
     /// Feed the next entry in commit order, with the next leaf of the span if any is left.
     /// Returns whether to go on: `false` after a bad entry (the span's report is complete) or
     /// when a span before this one met a bad entry (this one's report will not be needed).
     pub fn entry(&mut self, e: &CommitEntry<'_>, leaf: Option<&CommitLeaf<'_>>) -> bool {
-        self.entry_stated(e, None, leaf)
+        let read = Read {
+            pos: e.pos,
+            case_id: e.case_id,
+            seq: e.seq,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        };
+        self.step(&read, None, |_| e.digest, leaf)
     }
 
-    /// [`SpanAudit::entry`], with the entry's hash as stored (text), if known: a leaf stating the
-    /// same text states the entry's hash, with no decoding.
-    fn entry_stated(
+    /// One entry: `stated` is its hash as stored (text), if known (a leaf stating the same text
+    /// states the entry's hash, with no decoding); `digest` hashes its content.
+    fn step(
         &mut self,
-        e: &CommitEntry<'_>,
+        read: &Read<'_>,
         stated: Option<&str>,
+        digest: impl FnOnce(&mut Vec<u8>) -> Hash,
         leaf: Option<&CommitLeaf<'_>>,
     ) -> bool {
-        if let Err(f) = self.check(e) {
-            self.chain_failure = Some((e.pos, f));
-            self.shared
-                .first_failed
-                .fetch_min(self.span, Ordering::Relaxed);
-            return false;
-        }
+        let digest = match self.check(read, digest) {
+            Ok(d) => d,
+            Err(f) => {
+                self.chain_failure = Some((read.pos, f));
+                self.shared
+                    .first_failed
+                    .fetch_min(self.span, Ordering::Relaxed);
+                return false;
+            }
+        };
+        let e = CommitEntry {
+            pos: read.pos,
+            case_id: read.case_id,
+            seq: read.seq,
+            prev_hash: read.prev_hash,
+            hash: read.hash,
+            digest,
+        };
         match leaf {
-            Some(l) => self.leaf(l, Some(e), stated),
+            Some(l) => self.leaf(l, Some(&e), stated),
             None if self.last() => self.unsequenced += 1,
             None => self.leaf_fail(
                 self.bounds.end_leaf,
@@ -259,45 +299,53 @@ impl SpanAudit {
         true
     }
 
-    /// The chain checks of one entry.
-    fn check(&mut self, e: &CommitEntry<'_>) -> Result<(), AuditFailure> {
+    /// The chain checks of one entry, with one lookup of its case (found or not). The case is
+    /// looked up and its link checked before the entry's bytes are built and hashed: the
+    /// processor fetches the case's slot from memory meanwhile. Returns the entry's digest.
+    fn check(
+        &mut self,
+        e: &Read<'_>,
+        digest: impl FnOnce(&mut Vec<u8>) -> Hash,
+    ) -> Result<Hash, AuditFailure> {
         let fail = |detail: String| chain_failure(&self.tenant, e.case_id, e.seq, detail);
-        let key = CaseKey::of(e.case_id);
-        if let Some(head) = self.heads.get_mut(&key) {
-            link(Some(head), e.seq, e.prev_hash).map_err(fail)?;
-            if e.hash != Some(e.digest) {
-                return Err(fail(MODIFIED.into()));
+        match self.heads.entry(CaseKey::of(e.case_id)) {
+            hashbrown::hash_map::Entry::Occupied(mut head) => {
+                link(Some(head.get()), e.seq, e.prev_hash).map_err(fail)?;
+                let d = digest(&mut self.canonical);
+                if e.hash != Some(d) {
+                    return Err(fail(MODIFIED.into()));
+                }
+                *head.get_mut() = Head {
+                    seq: e.seq,
+                    hash: d,
+                };
+                Ok(d)
             }
-            *head = Head {
-                seq: e.seq,
-                hash: e.digest,
-            };
-            return Ok(());
+            hashbrown::hash_map::Entry::Vacant(slot) => {
+                if self.bounds.after_pos.is_none() {
+                    link(None, e.seq, e.prev_hash).map_err(fail)?;
+                } else {
+                    // Its link to the spans before is checked at the join; a bad link found
+                    // there at this position is reported before a bad hash.
+                    self.link_names.push_str(e.case_id);
+                    self.links.push(Link {
+                        pos: e.pos,
+                        name_end: self.link_names.len(),
+                        seq: e.seq,
+                        prev_hash: e.prev_hash,
+                    });
+                }
+                let d = digest(&mut self.canonical);
+                if e.hash != Some(d) {
+                    return Err(fail(MODIFIED.into()));
+                }
+                slot.insert(Head {
+                    seq: e.seq,
+                    hash: d,
+                });
+                Ok(d)
+            }
         }
-        if self.bounds.after_pos.is_none() {
-            link(None, e.seq, e.prev_hash).map_err(fail)?;
-        } else {
-            // Its link to the spans before is checked at the join; a bad link found there at
-            // this position is reported before a bad hash.
-            self.link_names.push_str(e.case_id);
-            self.links.push(Link {
-                pos: e.pos,
-                name_end: self.link_names.len(),
-                seq: e.seq,
-                prev_hash: e.prev_hash,
-            });
-        }
-        if e.hash != Some(e.digest) {
-            return Err(fail(MODIFIED.into()));
-        }
-        self.heads.insert(
-            key,
-            Head {
-                seq: e.seq,
-                hash: e.digest,
-            },
-        );
-        Ok(())
     }
 
     /// A leaf of the span left after its entries ran out.
