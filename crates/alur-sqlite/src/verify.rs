@@ -15,6 +15,8 @@ use alur_core::audit::{CanonicalEntry, EntryColumns, EntryTime, chain_digest, pa
 use alur_core::store::{LeafPage, LogLeaf, StoreError, StoreErrorKind};
 use alur_core::tlog::{CommitLeaf, SpanAudit};
 
+use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
+
 use crate::pool::{Pool, open_read_only};
 
 fn fail(e: impl std::fmt::Display) -> StoreError {
@@ -248,9 +250,9 @@ const SPAN_LEAVES_SQL: &str = "SELECT idx, entry_pos, case_id, seq, hash FROM lo
 const LEAF_ROWID_SQL: &str = "SELECT rowid FROM log_leaves WHERE tenant = ?1 AND idx = ?2";
 
 /// The same leaves read in the table's order, between the rows of the first and the last: the
-/// log is appended one leaf after another and never changed, so its rows are in index order (a
-/// row out of place is reported by the span as a leaf out of order). Reading by index instead
-/// costs a lookup of the row for every leaf.
+/// log is appended one leaf after another and never changed, so its rows are in index order
+/// (from a row out of place on, [`audit_span`] reads by index). Reading by index costs a lookup
+/// of the row for every leaf.
 const SPAN_LEAF_ROWS_SQL: &str = "SELECT idx, entry_pos, case_id, seq, hash FROM log_leaves \
      NOT INDEXED WHERE rowid >= ?4 AND rowid <= ?5 AND tenant = ?1 AND idx >= ?2 AND idx < ?3 \
      ORDER BY rowid";
@@ -299,12 +301,8 @@ pub(crate) fn audit_span(
             _ => None,
         };
         let mut entries_stmt = conn.prepare_cached(SPAN_ENTRIES_SQL).map_err(fail)?;
-        let mut leaves_stmt = conn
-            .prepare_cached(match rows {
-                Some(_) => SPAN_LEAF_ROWS_SQL,
-                None => SPAN_LEAVES_SQL,
-            })
-            .map_err(fail)?;
+        let mut rows_stmt = conn.prepare_cached(SPAN_LEAF_ROWS_SQL).map_err(fail)?;
+        let mut index_stmt = conn.prepare_cached(SPAN_LEAVES_SQL).map_err(fail)?;
         let mut entries = entries_stmt
             .query(rusqlite::params![
                 b.after_pos.unwrap_or(i64::MIN),
@@ -312,38 +310,76 @@ pub(crate) fn audit_span(
                 tenant
             ])
             .map_err(fail)?;
-        let (first_row, last_row) = rows.unwrap_or((0, 0));
-        let mut leaves = match rows {
-            Some(_) => leaves_stmt.query(rusqlite::params![
-                tenant,
-                index(b.first_leaf),
-                index(b.end_leaf),
-                first_row,
-                last_row
-            ]),
-            None => leaves_stmt.query(rusqlite::params![
+        // The leaves in the table's order while they come in index order; from the first one
+        // out of place (a log rewritten by hand: the span reports it if it is really missing or
+        // moved), by index, skipping those already read.
+        let mut in_table_order = rows
+            .map(|(first_row, last_row)| {
+                rows_stmt.query(rusqlite::params![
+                    tenant,
+                    index(b.first_leaf),
+                    index(b.end_leaf),
+                    first_row,
+                    last_row
+                ])
+            })
+            .transpose()
+            .map_err(fail)?;
+        let mut by_index = index_stmt
+            .query(rusqlite::params![
                 tenant,
                 index(b.first_leaf),
                 index(b.end_leaf)
-            ]),
-        }
-        .map_err(fail)?;
+            ])
+            .map_err(fail)?;
+        let mut expected = b.first_leaf;
         let mut leaves_left = true;
+        // Advance to the next leaf.
+        macro_rules! next_leaf {
+            () => {{
+                if let Some(rows) = &mut in_table_order {
+                    rows.advance().map_err(fail)?;
+                    let misplaced = rows
+                        .get()
+                        .is_none_or(|l| l.get::<_, i64>(0).ok() != Some(index(expected)));
+                    if misplaced && expected < b.end_leaf {
+                        in_table_order = None;
+                        loop {
+                            by_index.advance().map_err(fail)?;
+                            let before = by_index.get().is_some_and(|l| {
+                                l.get::<_, i64>(0).is_ok_and(|i| i < index(expected))
+                            });
+                            if !before {
+                                break;
+                            }
+                        }
+                    }
+                } else {
+                    by_index.advance().map_err(fail)?;
+                }
+                let leaf = match &in_table_order {
+                    Some(rows) => rows.get(),
+                    None => by_index.get(),
+                };
+                leaves_left = leaf.is_some();
+                if leaves_left {
+                    expected += 1;
+                }
+                leaf.map(commit_leaf).transpose()?
+            }};
+        }
         while let Some(r) = entries.next().map_err(fail)? {
             let pos: i64 = r.get(0).map_err(fail)?;
             let (cols, hash) = entry_columns(tenant, r, 1)?;
-            let leaf = match leaves_left {
-                true => leaves.next().map_err(fail)?,
-                false => None,
-            };
-            leaves_left = leaf.is_some();
-            let leaf = leaf.map(commit_leaf).transpose()?;
+            let leaf = if leaves_left { next_leaf!() } else { None };
             if !span.entry_columns(pos, &cols, hash, leaf.as_ref()) {
                 return Ok(());
             }
         }
-        while leaves_left && let Some(r) = leaves.next().map_err(fail)? {
-            span.leaf_only(&commit_leaf(r)?);
+        while leaves_left {
+            if let Some(l) = next_leaf!() {
+                span.leaf_only(&l);
+            }
         }
         Ok(())
     })
