@@ -1232,6 +1232,15 @@ impl Store for SqliteStore {
         verify::audit_span_async(Arc::clone(&self.spans), tenant, span).await
     }
 
+    async fn canonical_entries(
+        &self,
+        tenant: &str,
+        after: Option<(&str, u64)>,
+        limit: usize,
+    ) -> Result<Vec<alur_core::audit::CanonicalEntry>, StoreError> {
+        verify::canonical_page_async(Arc::clone(&self.audits), tenant, after, limit).await
+    }
+
     async fn all_entries(
         &self,
         tenant: &str,

@@ -1,17 +1,19 @@
-//! The verification read path: an audit's spans (entries in commit order beside their leaves) and
-//! pages of log leaves, read with plain synchronous SQLite connections on blocking threads.
+//! The verification read path: an audit's spans (entries in commit order beside their leaves),
+//! pages of audit entries in case order with the hash of their canonical bytes (a tenant audited
+//! case by case), and pages of log leaves, read with plain synchronous SQLite connections on
+//! blocking threads.
 //!
 //! sqlx hands every row from its worker thread to the async caller (several microseconds a row);
 //! an auditor reading millions of entries wants the rows at the speed SQLite produces them. This
-//! path only reads (read-only connections on the same file, under WAL's snapshot isolation) and
-//! hands each entry's columns as stored to the span ([`alur_core::tlog::SpanAudit`]), which builds
-//! its canonical bytes without decoding its JSON parts ([`alur_core::audit::EntryColumns`]) in one
-//! reused buffer and hashes them while they are in cache.
+//! path only reads (a read-only connection on the same file, under WAL's snapshot isolation) and
+//! builds each entry's canonical bytes from the stored text without decoding its JSON parts
+//! ([`alur_core::audit::EntryColumns`]), in one reused buffer, and hashes them while they are in
+//! cache (the auditor compares that hash with the stated one).
 
 use std::path::Path;
 use std::sync::Arc;
 
-use alur_core::audit::{EntryColumns, EntryTime};
+use alur_core::audit::{CanonicalEntry, EntryColumns, EntryTime, chain_digest, parse_chain_hash};
 use alur_core::store::{LeafPage, LogLeaf, StoreError, StoreErrorKind};
 use alur_core::tlog::{CommitLeaf, SpanAudit};
 
@@ -84,9 +86,74 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| StoreError::new(StoreErrorKind::Other, format!("reader task: {e}")))?
 }
 
-/// The columns of an entry read by [`SPAN_ENTRIES_SQL`], from column `o` on (case id, sequence,
-/// service, definition and calendar versions, event, actor, legal basis, time, deadlines,
-/// payload digest, previous hash, hash), and its stated hash.
+/// The columns read, in [`read_entries`]' order.
+macro_rules! entry_select {
+    ($where:literal) => {
+        concat!(
+            "SELECT case_id, seq, service, definition_version, calendar_version, event, actor, \
+             legal_basis, at, due, payload_digest, prev_hash, hash FROM audit_entries WHERE ",
+            $where
+        )
+    };
+}
+
+/// From the start.
+const FIRST_SQL: &str = entry_select!("tenant = ?1 ORDER BY case_id, seq LIMIT ?2");
+/// The rest of a case.
+const REST_OF_CASE_SQL: &str =
+    entry_select!("tenant = ?1 AND case_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4");
+/// The cases after one. (Split from the rest of the case, rather than one `(case_id, seq) > (?,
+/// ?)`, because SQLite seeks on the case id alone and then tests the row value on every row.)
+const NEXT_CASES_SQL: &str =
+    entry_select!("tenant = ?1 AND case_id > ?2 ORDER BY case_id, seq LIMIT ?3");
+
+/// Up to `limit` entries of `tenant` after `(case_id, seq)` (from the start when `None`).
+pub(crate) fn canonical_page(
+    readers: &Readers,
+    tenant: &str,
+    after: Option<(&str, u64)>,
+    limit: usize,
+) -> Result<Vec<CanonicalEntry>, StoreError> {
+    readers.with(|conn| page_on(conn, tenant, after, limit))
+}
+
+fn page_on(
+    conn: &rusqlite::Connection,
+    tenant: &str,
+    after: Option<(&str, u64)>,
+    limit: usize,
+) -> Result<Vec<CanonicalEntry>, StoreError> {
+    let mut out = Vec::with_capacity(limit.min(100_000));
+    let limit_sql = |got: usize| i64::try_from(limit - got).unwrap_or(i64::MAX);
+    match after {
+        None => {
+            let mut stmt = conn.prepare_cached(FIRST_SQL).map_err(fail)?;
+            let rows = stmt
+                .query(rusqlite::params![tenant, limit_sql(0)])
+                .map_err(fail)?;
+            read_entries(tenant, rows, &mut out)?;
+        }
+        Some((case, seq)) => {
+            let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+            let mut stmt = conn.prepare_cached(REST_OF_CASE_SQL).map_err(fail)?;
+            let rows = stmt
+                .query(rusqlite::params![tenant, case, seq, limit_sql(0)])
+                .map_err(fail)?;
+            read_entries(tenant, rows, &mut out)?;
+            if out.len() < limit {
+                let mut stmt = conn.prepare_cached(NEXT_CASES_SQL).map_err(fail)?;
+                let rows = stmt
+                    .query(rusqlite::params![tenant, case, limit_sql(out.len())])
+                    .map_err(fail)?;
+                read_entries(tenant, rows, &mut out)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The columns of an entry read by one of the queries here, from column `o` on (in
+/// [`entry_select`]'s order), and its stated hash.
 fn entry_columns<'r>(
     tenant: &'r str,
     r: &'r rusqlite::Row<'_>,
@@ -134,6 +201,40 @@ fn entry_columns<'r>(
         prev_hash: text(11)?,
     };
     Ok((cols, text(12)?))
+}
+
+/// Read the rows of one of the queries above into `out`, each with the hash of its canonical
+/// bytes.
+fn read_entries(
+    tenant: &str,
+    mut rows: rusqlite::Rows<'_>,
+    out: &mut Vec<CanonicalEntry>,
+) -> Result<(), StoreError> {
+    // The entries of a case share one copy of its id.
+    let mut case: Option<Arc<str>> = out.last().map(|e| Arc::clone(&e.case_id));
+    // Each entry's canonical bytes are built in this buffer and hashed at once.
+    let mut canonical = Vec::new();
+    while let Some(r) = rows.next().map_err(fail)? {
+        let (cols, hash) = entry_columns(tenant, r, 0)?;
+        canonical.clear();
+        cols.canonical_into(&mut canonical);
+        let case_id = match &case {
+            Some(c) if **c == *cols.case_id => Arc::clone(c),
+            _ => {
+                let c: Arc<str> = Arc::from(cols.case_id);
+                case = Some(Arc::clone(&c));
+                c
+            }
+        };
+        out.push(CanonicalEntry {
+            case_id,
+            seq: cols.seq,
+            prev_hash: parse_chain_hash(cols.prev_hash),
+            hash: parse_chain_hash(hash),
+            digest: chain_digest(&canonical),
+        });
+    }
+    Ok(())
 }
 
 /// A tenant's entries in a range of commit positions, in commit order (the table's own order:
@@ -324,6 +425,26 @@ pub(crate) async fn leaf_positions_async(
                 })
                 .collect()
         })
+    })
+    .await
+}
+
+/// [`canonical_page`] on a blocking thread.
+pub(crate) async fn canonical_page_async(
+    readers: Arc<Readers>,
+    tenant: &str,
+    after: Option<(&str, u64)>,
+    limit: usize,
+) -> Result<Vec<CanonicalEntry>, StoreError> {
+    let tenant = tenant.to_owned();
+    let after = after.map(|(c, s)| (c.to_owned(), s));
+    blocking(move || {
+        canonical_page(
+            &readers,
+            &tenant,
+            after.as_ref().map(|(c, s)| (c.as_str(), *s)),
+            limit,
+        )
     })
     .await
 }

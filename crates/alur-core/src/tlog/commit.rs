@@ -519,6 +519,31 @@ pub(super) async fn spans<S: Store + ?Sized>(
     Ok(out)
 }
 
+/// Whether reading `tenant` in commit order pays: its sequenced entries are at least a quarter
+/// of the commit positions they span. Reading in commit order visits every entry in the range,
+/// the other tenants' too; a small tenant in a large shared database is read case by case, through
+/// its own index. A tenant with an empty log is read case by case as well.
+pub(super) async fn dense<S: Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    size: u64,
+) -> Result<bool, StoreError> {
+    let Some(last) = size.checked_sub(1) else {
+        return Ok(false);
+    };
+    let ends = store.leaf_positions(tenant, &[0, last]).await?;
+    Ok(match ends.as_slice() {
+        [Some(first), Some(last)] if last >= first => {
+            let width = u64::try_from(last - first)
+                .unwrap_or(u64::MAX)
+                .saturating_add(1);
+            size.saturating_mul(4) >= width
+        }
+        // A damaged log: the commit-order reading reports it.
+        _ => true,
+    })
+}
+
 /// The log side: the leaf hashes the spans hand over, in span order, pushed into the Merkle
 /// tree and checked against every checkpoint.
 async fn merkle(
