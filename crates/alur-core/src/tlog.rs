@@ -867,11 +867,18 @@ async fn check_log(
 /// Verify a whole tenant from a store: every chain, the log, the stored checkpoints and optionally
 /// an external checkpoint. `progress` is called with the number of entries checked so far.
 ///
-/// A large tenant is read in parts (ranges of case ids, two per core), each part page by page with
-/// the next page read while the previous one is hashed, and the log's leaves are checked beside
-/// them. Every part is checked in full from its first case (sequences, links, hashes); the parts
-/// are then joined in order of case id (the first bad entry is the one reported), and the leaves
-/// against the entries. A failing entry is reported before a failing leaf or checkpoint.
+/// A store that reads its entries in commit order ([`Store::audits_in_commit_order`]) is audited
+/// that way, in spans of the log (one per core), when the tenant's entries are at least a quarter
+/// of the commit positions they span; the first bad entry in commit order is the one reported
+/// (see [`SpanAudit`]).
+///
+/// Otherwise the tenant is read case by case: a large tenant in parts (ranges of case ids, two
+/// per core), each part page by page with the next page read while the previous one is hashed,
+/// and the log's leaves are checked beside them. Every part is checked in full from its first case
+/// (sequences, links, hashes); the parts are then joined in order of case id (the first bad entry
+/// in case order is the one reported), and the leaves against the entries.
+///
+/// Either way a failing entry is reported before a failing leaf or checkpoint.
 pub async fn verify_store<S: Store + ?Sized>(
     store: &S,
     tenant: &str,
