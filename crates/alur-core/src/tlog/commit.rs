@@ -28,7 +28,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use alur_merkle::{Hash, leaf_hash};
 
-use super::{AuditFailure, AuditSummary, GENESIS_HASH, LogCheck, on_blocking, parse_hash};
+use super::{
+    AuditFailure, AuditSummary, GENESIS_HASH, Job, LogCheck, on_blocking, parse_hash, run_jobs,
+};
 use crate::audit::{EntryColumns, chain_digest, parse_chain_hash};
 use crate::store::{Store, StoreError, StoreErrorKind};
 
@@ -184,11 +186,6 @@ pub struct SpanAudit {
 }
 
 impl SpanAudit {
-    /// The tenant audited.
-    pub fn tenant(&self) -> &str {
-        &self.tenant
-    }
-
     /// What the span covers.
     pub fn bounds(&self) -> SpanBounds {
         self.bounds
@@ -477,71 +474,71 @@ fn link(head: Option<&Head>, seq: u64, prev: Option<Hash>) -> Result<(), String>
     Ok(())
 }
 
-/// The spans of a log of `size` leaves: `parts` equal ranges of leaves when each holds at least
-/// `min_leaves`, cut at the commit positions of the leaves' entries (one span when the log is
-/// small, or when the positions read are missing or out of order: a damaged log is checked
-/// whole).
-pub(super) async fn spans<S: Store + ?Sized>(
+/// How to read `tenant`'s log of `size` leaves in commit order: `parts` spans of equal ranges of
+/// leaves when each holds at least `min_leaves`, cut at the commit positions of the leaves'
+/// entries (one span when the log is small, or when the positions read are missing or out of
+/// order: a damaged log is checked whole). One read of positions serves both this and the
+/// choice of reading: `None` when reading in commit order does not pay, because the tenant's
+/// entries are under a quarter of the commit positions they span (reading in commit order visits
+/// every entry in the range, the other tenants' too: a small tenant in a large shared database is
+/// read case by case, through its own index) or its log is empty.
+pub(super) async fn plan<S: Store + ?Sized>(
     store: &S,
     tenant: &str,
     size: u64,
     parts: usize,
     min_leaves: u64,
-) -> Result<Vec<SpanBounds>, StoreError> {
+) -> Result<Option<Vec<SpanBounds>>, StoreError> {
+    let Some(last) = size.checked_sub(1) else {
+        return Ok(None);
+    };
+    let parts = parts as u64;
+    let parts = if parts >= 2 && size >= parts * min_leaves.max(1) {
+        parts
+    } else {
+        1
+    };
+    // The first leaf, the last leaf of each span but the last, and the last leaf.
+    let cuts: Vec<u64> = (1..parts).map(|j| size * j / parts - 1).collect();
+    let mut asked = Vec::with_capacity(cuts.len() + 2);
+    asked.push(0);
+    asked.extend_from_slice(&cuts);
+    asked.push(last);
+    let positions = store.leaf_positions(tenant, &asked).await?;
+    if let (Some(Some(first)), Some(Some(last))) = (positions.first(), positions.last())
+        && last >= first
+    {
+        let width = u64::try_from(last - first)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        if size.saturating_mul(4) < width {
+            return Ok(None);
+        }
+    }
+    // (Ends missing or out of order: a damaged log, which the commit-order reading reports.)
     let one = vec![SpanBounds {
         after_pos: None,
         until_pos: None,
         first_leaf: 0,
         end_leaf: size,
     }];
-    let parts = parts as u64;
-    if parts < 2 || size < parts * min_leaves.max(1) {
-        return Ok(one);
-    }
-    // The last leaf of each span but the last.
-    let cuts: Vec<u64> = (1..parts).map(|j| size * j / parts - 1).collect();
-    let positions = store.leaf_positions(tenant, &cuts).await?;
-    let Some(positions) = positions.into_iter().collect::<Option<Vec<i64>>>() else {
-        return Ok(one);
+    let inner = positions.get(1..positions.len().saturating_sub(1));
+    let Some(Some(at)) = inner.map(|p| p.iter().copied().collect::<Option<Vec<i64>>>()) else {
+        return Ok(Some(one));
     };
-    if positions.len() != cuts.len() || positions.windows(2).any(|w| w[0] >= w[1]) {
-        return Ok(one);
+    if positions.len() != asked.len() || at.windows(2).any(|w| w[0] >= w[1]) {
+        return Ok(Some(one));
     }
     let mut out = Vec::with_capacity(cuts.len() + 1);
     for j in 0..=cuts.len() {
         out.push(SpanBounds {
-            after_pos: j.checked_sub(1).map(|p| positions[p]),
-            until_pos: positions.get(j).copied(),
+            after_pos: j.checked_sub(1).map(|p| at[p]),
+            until_pos: at.get(j).copied(),
             first_leaf: j.checked_sub(1).map_or(0, |p| cuts[p] + 1),
             end_leaf: cuts.get(j).map_or(size, |c| c + 1),
         });
     }
-    Ok(out)
-}
-
-/// Whether reading `tenant` in commit order pays: its sequenced entries are at least a quarter
-/// of the commit positions they span. Reading in commit order visits every entry in the range,
-/// the other tenants' too; a small tenant in a large shared database is read case by case, through
-/// its own index. A tenant with an empty log is read case by case as well.
-pub(super) async fn dense<S: Store + ?Sized>(
-    store: &S,
-    tenant: &str,
-    size: u64,
-) -> Result<bool, StoreError> {
-    let Some(last) = size.checked_sub(1) else {
-        return Ok(false);
-    };
-    let ends = store.leaf_positions(tenant, &[0, last]).await?;
-    Ok(match ends.as_slice() {
-        [Some(first), Some(last)] if last >= first => {
-            let width = u64::try_from(last - first)
-                .unwrap_or(u64::MAX)
-                .saturating_add(1);
-            size.saturating_mul(4) >= width
-        }
-        // A damaged log: the commit-order reading reports it.
-        _ => true,
-    })
+    Ok(Some(out))
 }
 
 /// The log side: the leaf hashes the spans hand over, in span order, pushed into the Merkle
@@ -562,9 +559,6 @@ async fn merkle(
     Ok((log, None))
 }
 
-/// One of the concurrent jobs of an audit.
-type Job<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + Send + 'a>>;
-
 // One value per job of an audit: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 enum Done {
@@ -572,26 +566,21 @@ enum Done {
     Log(Result<(LogCheck, Option<AuditFailure>), StoreError>),
 }
 
-/// [`super::verify_store`] on a store that reads in commit order: `parts` spans at most, each of
-/// at least `min_leaves` leaves.
-#[allow(clippy::too_many_arguments)]
+/// [`super::verify_store`] on a store that reads in commit order, in the spans [`plan`] gave.
 pub(super) async fn verify<S: Store + ?Sized>(
     store: &S,
     tenant: &str,
     log: LogCheck,
     strict: bool,
     mut progress: impl FnMut(u64),
-    parts: usize,
-    min_leaves: u64,
+    bounds: Vec<SpanBounds>,
 ) -> Result<Result<AuditSummary, AuditFailure>, StoreError> {
-    let size = store.log_size(tenant).await?;
-    let bounds = spans(store, tenant, size, parts, min_leaves).await?;
     let shared = Arc::new(Shared {
         fed: AtomicU64::new(0),
         first_failed: AtomicUsize::new(usize::MAX),
     });
     let mut receivers = Vec::with_capacity(bounds.len());
-    let mut jobs: Vec<Option<Job<'_>>> = Vec::with_capacity(bounds.len() + 1);
+    let mut jobs: Vec<Job<'_, Done>> = Vec::with_capacity(bounds.len() + 1);
     let count = bounds.len();
     for (i, b) in bounds.into_iter().enumerate() {
         let (sink, batches) = tokio::sync::mpsc::unbounded_channel();
@@ -619,55 +608,29 @@ pub(super) async fn verify<S: Store + ?Sized>(
             sink: Some(sink),
             canonical: Vec::new(),
         };
-        jobs.push(Some(Box::pin(async move {
+        jobs.push(Box::pin(async move {
             Done::Span(i, store.audit_span(tenant, span).await)
-        })));
+        }));
     }
-    jobs.push(Some(Box::pin(async move {
-        Done::Log(merkle(log, receivers).await)
-    })));
+    jobs.push(Box::pin(
+        async move { Done::Log(merkle(log, receivers).await) },
+    ));
     let mut done: Vec<Option<SpanAudit>> = (0..count).map(|_| None).collect();
     let mut log: Option<(LogCheck, Option<AuditFailure>)> = None;
-    let mut error: Option<StoreError> = None;
-    let mut reported = 0u64;
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for slot in &mut jobs {
-            let Some(job) = slot else { continue };
-            match job.as_mut().poll(cx) {
-                std::task::Poll::Pending => pending = true,
-                std::task::Poll::Ready(d) => {
-                    *slot = None;
-                    match d {
-                        Done::Span(i, Ok(mut s)) => {
-                            // Whatever the store fed, the span ends here (and hands its last
-                            // leaf hashes to the log side).
-                            s.end();
-                            done[i] = Some(s);
-                        }
-                        Done::Log(Ok(l)) => log = Some(l),
-                        Done::Span(_, Err(e)) | Done::Log(Err(e)) => {
-                            error.get_or_insert(e);
-                        }
-                    }
-                }
+    run_jobs(jobs, &shared.fed, &mut progress, |d| {
+        match d {
+            Done::Span(i, s) => {
+                let mut s = s?;
+                // Whatever the store fed, the span ends here (and hands its last leaf hashes to
+                // the log side).
+                s.end();
+                done[i] = Some(s);
             }
+            Done::Log(l) => log = Some(l?),
         }
-        let now = shared.fed.load(Ordering::Relaxed);
-        if now != reported {
-            reported = now;
-            progress(now);
-        }
-        if pending && error.is_none() {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
+        Ok(())
     })
-    .await;
-    if let Some(e) = error {
-        return Err(e);
-    }
+    .await?;
     let lost = super::state_lost;
     let spans: Vec<SpanAudit> = done
         .into_iter()
