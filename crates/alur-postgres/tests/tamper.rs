@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use alur_core::Engine;
 use alur_core::audit::AuditEntry;
 use alur_core::store::Store;
 use alur_core::tlog::{Integrator, verify_store};
-use alur_core::{Engine, ManualClock};
 use alur_merkle::checkpoint::{CheckpointSigner, CheckpointVerifier};
 use alur_postgres::PostgresStore;
 use common::Schema;
@@ -192,13 +192,7 @@ async fn every_mutation_is_detected() {
     // Entries through the engine, integrated twice per tenant (two signed checkpoints).
     let mut engines = Vec::new();
     for tenant in TENANTS {
-        let mut config = alur_testkit::kepri();
-        config.tenant.id = tenant.into();
-        let clock = Arc::new(ManualClock::new(alur_testkit::ts("2026-03-17T02:00:00Z")));
-        let engine = Engine::new(config, store.clone(), clock, alur_testkit::pseudonymizer())
-            .await
-            .expect("engine");
-        engines.push(engine);
+        engines.push(alur_testkit::tenant_engine(tenant, store.clone()).await.0);
     }
     let mut external = BTreeMap::new();
     for (tenant, engine) in TENANTS.iter().zip(&engines) {

@@ -5,17 +5,9 @@ mod common;
 
 use alur_core::store::{Store, StoreErrorKind, Transition};
 use alur_sqlite::{Durability, OpenError, SqliteOptions, SqliteStore};
-use sqlx::{ConnectOptions, Connection};
+use sqlx::Connection;
 
 const TENANT: &str = "kepri";
-
-async fn raw(path: &std::path::Path) -> sqlx::SqliteConnection {
-    sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .connect()
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn audit_entries_refuse_update_and_delete() {
@@ -26,7 +18,7 @@ async fn audit_entries_refuse_update_and_delete() {
         .submit(alur_testkit::domisili(1), None)
         .await
         .unwrap();
-    let mut conn = raw(&path).await;
+    let mut conn = common::raw(&path).await;
     for sql in [
         "UPDATE audit_entries SET hash = 'forged'",
         "UPDATE audit_entries SET at = at",
@@ -98,7 +90,7 @@ async fn a_database_from_a_newer_alur_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = common::db_path(dir.path());
     common::open(&path, Durability::Normal).await.close().await;
-    let mut conn = raw(&path).await;
+    let mut conn = common::raw(&path).await;
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
          VALUES (9999, 'from the future', 1, x'00', 0)",

@@ -23,11 +23,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use alur_core::Engine;
 use alur_core::audit::AuditEntry;
 use alur_core::engine::{ActorRecord, Due, EventKind};
 use alur_core::store::Store;
 use alur_core::tlog::{Integrator, Reading, verify_store, verify_store_with};
-use alur_core::{Engine, ManualClock};
 use alur_merkle::checkpoint::{CheckpointSigner, CheckpointVerifier};
 use alur_sqlite::{Durability, SqliteStore};
 use serde::de::DeserializeOwned;
@@ -458,13 +458,7 @@ async fn every_mutation_is_detected() {
     // checkpoint is exported to a file outside the database, as `alur audit checkpoint --out` does.
     let mut engines = Vec::new();
     for tenant in TENANTS {
-        let mut config = alur_testkit::kepri();
-        config.tenant.id = tenant.into();
-        let clock = Arc::new(ManualClock::new(alur_testkit::ts("2026-03-17T02:00:00Z")));
-        let engine = Engine::new(config, store.clone(), clock, alur_testkit::pseudonymizer())
-            .await
-            .expect("engine");
-        engines.push(engine);
+        engines.push(alur_testkit::tenant_engine(tenant, store.clone()).await.0);
     }
     let mut external = BTreeMap::new();
     for (tenant, engine) in TENANTS.iter().zip(&engines) {

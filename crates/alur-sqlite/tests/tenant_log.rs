@@ -244,18 +244,7 @@ async fn leaves_out_of_table_order_are_read_by_index() {
     let (engine, _) = alur_testkit::engine(common::open(&path, Durability::Full).await).await;
     let s = engine.store();
     for n in 0..20 {
-        let c = engine
-            .submit(alur_testkit::domisili(n), None)
-            .await
-            .unwrap();
-        engine
-            .execute(
-                &c.id,
-                alur_testkit::act(&c, "baloi-operator", "lengkap"),
-                None,
-            )
-            .await
-            .unwrap();
+        alur_testkit::submit_checked(&engine, n).await;
     }
     Integrator::new(TENANT, None)
         .integrate(s, 1000)
@@ -275,11 +264,7 @@ async fn leaves_out_of_table_order_are_read_by_index() {
     };
     let sound = audit(1).await.unwrap();
     assert_eq!(sound.leaves, size);
-    let mut raw = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&path)
-        .connect()
-        .await
-        .unwrap();
+    let mut raw = common::raw(&path).await;
     let run = |sql: &'static str| sqlx::query(sql);
     run("DROP TRIGGER log_leaves_no_delete")
         .execute(&mut raw)
@@ -319,23 +304,11 @@ async fn leaves_out_of_table_order_are_read_by_index() {
 /// the large one in commit order; both verify, and a modified entry of the small one is caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_tenant_among_a_large_one_verifies() {
-    use alur_core::{Engine, ManualClock};
     let dir = tempfile::tempdir().unwrap();
     let path = common::db_path(dir.path());
     let store = Arc::new(common::open(&path, Durability::Normal).await);
-    let engine = |tenant: &'static str| {
-        let store = Arc::clone(&store);
-        async move {
-            let mut config = alur_testkit::kepri();
-            config.tenant.id = tenant.into();
-            let clock = Arc::new(ManualClock::new(alur_testkit::ts("2026-03-17T02:00:00Z")));
-            Engine::new(config, store, clock, alur_testkit::pseudonymizer())
-                .await
-                .unwrap()
-        }
-    };
-    let small = engine("kecil").await;
-    let large = engine(TENANT).await;
+    let (small, _) = alur_testkit::tenant_engine("kecil", Arc::clone(&store)).await;
+    let (large, _) = alur_testkit::tenant_engine(TENANT, Arc::clone(&store)).await;
     for n in 0..200 {
         let e = if n % 100 == 0 { &small } else { &large };
         e.submit(alur_testkit::domisili(n), None).await.unwrap();
@@ -367,11 +340,7 @@ async fn a_small_tenant_among_a_large_one_verifies() {
         assert_eq!(s.entries, s.leaves, "{tenant}");
         assert_eq!(s.unsequenced, 0, "{tenant}");
     }
-    let mut raw = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(&path)
-        .connect()
-        .await
-        .unwrap();
+    let mut raw = common::raw(&path).await;
     for sql in [
         "DROP TRIGGER audit_entries_no_update",
         "UPDATE audit_entries SET legal_basis = 'x' WHERE tenant = 'kecil' AND case_id NOT LIKE '@%'",

@@ -42,11 +42,31 @@ pub fn applicant(n: u32) -> alur_core::PersonRef {
 
 /// An engine over `store` with a manual clock at 2026-03-17 09:00 WIB.
 pub async fn engine<S: Store>(store: S) -> (Engine<S>, Arc<ManualClock>) {
+    engine_with(kepri(), store).await
+}
+
+/// The same engine serving tenant `tenant` (several tenants in one store).
+pub async fn tenant_engine<S: Store>(tenant: &str, store: S) -> (Engine<S>, Arc<ManualClock>) {
+    let mut config = kepri();
+    config.tenant.id = tenant.into();
+    engine_with(config, store).await
+}
+
+async fn engine_with<S: Store>(config: Config, store: S) -> (Engine<S>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(ts("2026-03-17T02:00:00Z")));
-    let e = Engine::new(kepri(), store, clock.clone(), pseudonymizer())
+    let e = Engine::new(config, store, clock.clone(), pseudonymizer())
         .await
         .expect("engine starts");
     (e, clock)
+}
+
+/// Submit domicile application `n` and have the operator find it complete: a case with two
+/// audit entries.
+pub async fn submit_checked<S: Store>(e: &Engine<S>, n: u32) -> Case {
+    let c = e.submit(domisili(n), None).await.expect("submit");
+    e.execute(&c.id, act(&c, "baloi-operator", "lengkap"), None)
+        .await
+        .expect("act")
 }
 
 /// Parse a timestamp (tests only).
@@ -125,10 +145,7 @@ pub async fn leaf_pages_are_the_leaves<S: Store>(store: S) {
     use alur_core::tlog::Integrator;
     let (e, _clock) = engine(store).await;
     for n in 1..=3 {
-        let c = e.submit(domisili(n), None).await.unwrap();
-        e.execute(&c.id, act(&c, "baloi-operator", "lengkap"), None)
-            .await
-            .unwrap();
+        submit_checked(&e, n).await;
     }
     Integrator::new(TENANT, None)
         .integrate(e.store(), 4)

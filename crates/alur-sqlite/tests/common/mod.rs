@@ -27,3 +27,13 @@ pub async fn open(path: &Path, durability: Durability) -> SqliteStore {
 pub async fn fresh(dir: &Path, durability: Durability) -> SqliteStore {
     open(&db_path(dir), durability).await
 }
+
+/// A plain sqlx connection to the file at `path` (for changes the store would not make).
+pub async fn raw(path: &Path) -> sqlx::SqliteConnection {
+    use sqlx::ConnectOptions;
+    sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .connect()
+        .await
+        .expect("raw connection")
+}
