@@ -60,6 +60,14 @@ pub enum MerkleError {
         /// The number of nodes given.
         actual: usize,
     },
+    /// A range of leaves was appended to a tree that does not end where the range begins.
+    #[error("a range of leaves from {begin} cannot extend a tree of {size} leaves")]
+    RangeStart {
+        /// The tree size.
+        size: u64,
+        /// Where the range begins.
+        begin: u64,
+    },
     /// The range is not a node of the RFC 9162 tree: it must be non-empty and start at a
     /// multiple of the smallest power of two not smaller than its length.
     #[error("{start}..{end} is not a node of the tree")]

@@ -5,7 +5,8 @@
 //! * [`leaf_hash`] / [`node_hash`]: the RFC 9162 §2.1.1 hashes (SHA-256, leaf prefix `0x00`,
 //!   node prefix `0x01`).
 //! * [`root`]: the tree head `MTH(D[n])` of a slice of leaf hashes; [`Frontier`]: the same root
-//!   computed incrementally in `O(log n)` memory while leaves are appended.
+//!   computed incrementally in `O(log n)` memory while leaves are appended; [`CompactRange`]: a range
+//!   of leaves hashed apart (in parallel with others) and joined to a frontier.
 //! * [`inclusion_proof`] / [`consistency_proof`]: proof generation from any [`HashSource`] (a
 //!   slice, a closure via [`FromFn`], or a store); [`verify_inclusion`] /
 //!   [`verify_consistency`]: verification per RFC 9162 §2.1.3.2 and §2.1.4.2.
@@ -52,4 +53,4 @@ pub use proof::{
     subtree_root, tree_root, verify_consistency, verify_consistency_bytes, verify_inclusion,
     verify_inclusion_bytes,
 };
-pub use tree::{Frontier, root};
+pub use tree::{CompactRange, Frontier, root};
