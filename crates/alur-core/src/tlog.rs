@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use alur_merkle::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier, parse_and_verify};
-use alur_merkle::{Frontier, Hash, leaf_hash};
+use alur_merkle::{CompactRange, Frontier, Hash, leaf_hash};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditEntry, CanonicalEntry};
@@ -659,19 +659,48 @@ impl LogCheck {
         Ok(())
     }
 
-    /// Feed the Merkle leaf hashes ([`leaf_hash`]) of the next leaves, in index order, with
-    /// their labels checked elsewhere (an audit in commit order checks them beside the entries).
-    fn leaf_hashes(&mut self, hashes: &[Hash]) -> Result<(), AuditFailure> {
-        for h in hashes {
-            let i = self.frontier.size();
-            self.frontier
-                .push(*h)
-                .map_err(|e| self.fail("log", Some(i), e.to_string()))?;
-            if self.wanted.get(self.next).is_some_and(|c| c.size == i + 1) {
-                self.check_roots()?;
+    /// The sizes of the checkpoints not yet checked, in increasing order: an audit in commit
+    /// order keeps its spans' Merkle ranges at these sizes ([`LogCheck::range`]).
+    fn pending_sizes(&self) -> Vec<u64> {
+        self.wanted[self.next.min(self.wanted.len())..]
+            .iter()
+            .map(|c| c.size)
+            .collect()
+    }
+
+    /// Join the next leaves, hashed apart into `range` (their labels checked elsewhere: an
+    /// audit in commit order checks them beside the entries), with `at` the same range cut at
+    /// each checkpoint size inside it ([`LogCheck::pending_sizes`]), in increasing order.
+    fn range(&mut self, range: &CompactRange, at: &[CompactRange]) -> Result<(), AuditFailure> {
+        // (Two checkpoints may have the same size: the cut stays for the next.)
+        let mut j = 0;
+        while let Some(c) = self.wanted.get(self.next) {
+            if c.size > range.end() || c.size <= self.frontier.size() {
+                break;
             }
+            while at.get(j).is_some_and(|r| r.end() < c.size) {
+                j += 1;
+            }
+            let Some(cut) = at.get(j).filter(|r| r.end() == c.size) else {
+                return Err(self.fail(
+                    "log",
+                    Some(c.size),
+                    "the tree at the checkpoint's size was not kept (an internal error)",
+                ));
+            };
+            let mut head = self.frontier.clone();
+            head.extend(cut)
+                .map_err(|e| self.fail("log", Some(c.size), e.to_string()))?;
+            if c.root != head.root() {
+                return Err(self.fail("checkpoint", Some(c.size), format!("the log's first {} leaves do not hash to the signed root (the log was rewritten)", c.size)));
+            }
+            self.checkpoints += 1;
+            self.next += 1;
         }
-        Ok(())
+        self.frontier
+            .extend(range)
+            .map_err(|e| self.fail("log", Some(range.begin()), e.to_string()))?;
+        self.check_roots()
     }
 
     /// Finish the log side: no checkpoint may cover more leaves than the log has.
@@ -1479,6 +1508,65 @@ mod tests {
                 (Some("c-0010"), Some(1)),
                 "{f}"
             );
+        }
+    }
+
+    /// Checkpoints at sizes inside spans, at their boundaries and twice at one size: each span
+    /// hashes its own part of the tree, and the tree at every checkpoint size is checked the
+    /// same as read case by case; a checkpoint signed over another tree is reported at its
+    /// size, however the log is cut.
+    #[tokio::test]
+    async fn checkpoints_inside_spans() {
+        let mut sound = AuditOnly {
+            commit_order: true,
+            ..store(30)
+        };
+        let hashes: Vec<Hash> = sound
+            .leaves
+            .iter()
+            .map(|l| leaf_of(&l.hash).unwrap())
+            .collect();
+        let sizes = [1u64, 7, 29, 30, 31, 45, 45, 60, 89, 90, 119];
+        let sign = |size: u64, root: Hash| StoredCheckpoint {
+            size,
+            note: signer()
+                .sign(&Checkpoint::new(origin("kepri"), size, root))
+                .unwrap(),
+        };
+        for &size in &sizes {
+            let root = alur_merkle::root(&hashes[..size as usize]);
+            sound.checkpoints.push(sign(size, root));
+        }
+        let by_case = |s: &AuditOnly| AuditOnly {
+            commit_order: false,
+            ..s.clone()
+        };
+        let one = verify(&sound, 1).await.unwrap();
+        assert_eq!(one.checkpoints, sizes.len() as u64 + 1);
+        assert_eq!(verify(&by_case(&sound), 1).await, Ok(one));
+        for spans in [2, 3, 4] {
+            assert_eq!(verify(&sound, spans).await, Ok(one), "{spans} spans");
+        }
+        for (k, &size) in sizes.iter().enumerate() {
+            let mut forged = sound.clone();
+            // The tree of the same size with its last leaf replaced.
+            let mut other = hashes[..size as usize].to_vec();
+            other[size as usize - 1] = leaf_hash(b"forged");
+            forged.checkpoints[k + 1] = sign(size, alur_merkle::root(&other));
+            let expected = verify(&by_case(&forged), 1).await;
+            let f = expected.clone().unwrap_err();
+            assert_eq!(
+                (f.what.as_str(), f.index),
+                ("checkpoint", Some(size)),
+                "{f}"
+            );
+            for spans in [1, 2, 3, 4] {
+                assert_eq!(
+                    verify(&forged, spans).await,
+                    expected,
+                    "size {size}, {spans} spans"
+                );
+            }
         }
     }
 

@@ -26,11 +26,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use alur_merkle::{Hash, leaf_hash};
+use alur_merkle::{CompactRange, Hash, leaf_hash};
 
-use super::{
-    AuditFailure, AuditSummary, GENESIS_HASH, Job, LogCheck, on_blocking, parse_hash, run_jobs,
-};
+use super::{AuditFailure, AuditSummary, GENESIS_HASH, Job, LogCheck, parse_hash, run_jobs};
 use crate::audit::{EntryColumns, chain_digest, parse_chain_hash};
 use crate::store::{Store, StoreError, StoreErrorKind};
 
@@ -153,11 +151,6 @@ struct Shared {
     first_failed: AtomicUsize,
 }
 
-/// Merkle leaf hashes handed from the spans to the log side, a batch at a time.
-type Batches = tokio::sync::mpsc::UnboundedSender<Vec<Hash>>;
-
-const BATCH: usize = 16_384;
-
 /// One span of an audit in commit order. A store feeds it ([`Store::audit_span`]): each entry in
 /// commit order with the leaf at the same place ([`SpanAudit::entry`]), then any leaves left
 /// ([`SpanAudit::leaf_only`]).
@@ -180,8 +173,15 @@ pub struct SpanAudit {
     next_leaf: u64,
     leaf_failure: Option<AuditFailure>,
     unsequenced: u64,
-    batch: Vec<Hash>,
-    sink: Option<Batches>,
+    /// The span's leaves hashed into their part of the Merkle tree (joined in span order to the
+    /// log side's tree: each span hashes its own leaves' nodes).
+    merkle: CompactRange,
+    /// The sizes of the checkpoints to check (all spans'), in increasing order.
+    checkpoint_sizes: Arc<[u64]>,
+    /// The next of those sizes this span may reach.
+    next_checkpoint: usize,
+    /// `merkle` as it was at each checkpoint size inside the span.
+    at_checkpoints: Vec<CompactRange>,
     canonical: Vec<u8>,
 }
 
@@ -373,9 +373,21 @@ impl SpanAudit {
             self.leaf_fail(l.index, "malformed leaf hash".into());
             return;
         };
-        self.batch.push(leaf_hash(&h));
-        if self.batch.len() == BATCH {
-            self.send();
+        if let Err(e) = self.merkle.push(leaf_hash(&h)) {
+            self.leaf_fail(l.index, e.to_string());
+            return;
+        }
+        while let Some(&size) = self.checkpoint_sizes.get(self.next_checkpoint) {
+            if size > self.merkle.end() {
+                break;
+            }
+            // (Sizes repeat when two checkpoints sign the same tree: one copy serves both.)
+            if size == self.merkle.end()
+                && self.at_checkpoints.last().map(CompactRange::end) != Some(size)
+            {
+                self.at_checkpoints.push(self.merkle.clone());
+            }
+            self.next_checkpoint += 1;
         }
         if self.leaf_failure.is_some() {
             return;
@@ -413,16 +425,6 @@ impl SpanAudit {
         }
     }
 
-    fn send(&mut self) {
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        if let Some(s) = &self.sink
-            && s.send(batch).is_err()
-        {
-            // The log side stopped at a failure of its own: nothing more to hand it.
-            self.sink = None;
-        }
-    }
-
     /// The span's entries and leaves are all fed.
     fn end(&mut self) {
         self.shared.fed.fetch_add(self.unfed, Ordering::Relaxed);
@@ -433,10 +435,6 @@ impl SpanAudit {
                 format!("the log has no leaf {} (a leaf is missing)", self.next_leaf),
             );
         }
-        if !self.batch.is_empty() {
-            self.send();
-        }
-        self.sink = None;
     }
 }
 
@@ -541,31 +539,6 @@ pub(super) async fn plan<S: Store + ?Sized>(
     Ok(Some(out))
 }
 
-/// The log side: the leaf hashes the spans hand over, in span order, pushed into the Merkle
-/// tree and checked against every checkpoint.
-async fn merkle(
-    mut log: LogCheck,
-    spans: Vec<tokio::sync::mpsc::UnboundedReceiver<Vec<Hash>>>,
-) -> Result<(LogCheck, Option<AuditFailure>), StoreError> {
-    for mut batches in spans {
-        while let Some(batch) = batches.recv().await {
-            let (checked, r) = on_blocking(log, move |l| l.leaf_hashes(&batch)).await?;
-            log = checked;
-            if let Err(f) = r {
-                return Ok((log, Some(f)));
-            }
-        }
-    }
-    Ok((log, None))
-}
-
-// One value per job of an audit: its size does not matter.
-#[allow(clippy::large_enum_variant)]
-enum Done {
-    Span(usize, Result<SpanAudit, StoreError>),
-    Log(Result<(LogCheck, Option<AuditFailure>), StoreError>),
-}
-
 /// [`super::verify_store`] on a store that reads in commit order, in the spans [`plan`] gave.
 pub(super) async fn verify<S: Store + ?Sized>(
     store: &S,
@@ -579,12 +552,11 @@ pub(super) async fn verify<S: Store + ?Sized>(
         fed: AtomicU64::new(0),
         first_failed: AtomicUsize::new(usize::MAX),
     });
-    let mut receivers = Vec::with_capacity(bounds.len());
-    let mut jobs: Vec<Job<'_, Done>> = Vec::with_capacity(bounds.len() + 1);
+    let checkpoint_sizes: Arc<[u64]> = log.pending_sizes().into();
+    let mut jobs: Vec<Job<'_, (usize, Result<SpanAudit, StoreError>)>> =
+        Vec::with_capacity(bounds.len());
     let count = bounds.len();
     for (i, b) in bounds.into_iter().enumerate() {
-        let (sink, batches) = tokio::sync::mpsc::unbounded_channel();
-        receivers.push(batches);
         let span = SpanAudit {
             tenant: tenant.to_owned(),
             bounds: b,
@@ -604,55 +576,46 @@ pub(super) async fn verify<S: Store + ?Sized>(
             next_leaf: b.first_leaf,
             leaf_failure: None,
             unsequenced: 0,
-            batch: Vec::with_capacity(BATCH),
-            sink: Some(sink),
+            merkle: CompactRange::new(b.first_leaf),
+            next_checkpoint: checkpoint_sizes.partition_point(|&s| s <= b.first_leaf),
+            checkpoint_sizes: Arc::clone(&checkpoint_sizes),
+            at_checkpoints: Vec::new(),
             canonical: Vec::new(),
         };
         jobs.push(Box::pin(async move {
-            Done::Span(i, store.audit_span(tenant, span).await)
+            (i, store.audit_span(tenant, span).await)
         }));
     }
-    jobs.push(Box::pin(
-        async move { Done::Log(merkle(log, receivers).await) },
-    ));
     let mut done: Vec<Option<SpanAudit>> = (0..count).map(|_| None).collect();
-    let mut log: Option<(LogCheck, Option<AuditFailure>)> = None;
-    run_jobs(jobs, &shared.fed, &mut progress, |d| {
-        match d {
-            Done::Span(i, s) => {
-                let mut s = s?;
-                // Whatever the store fed, the span ends here (and hands its last leaf hashes to
-                // the log side).
-                s.end();
-                done[i] = Some(s);
-            }
-            Done::Log(l) => log = Some(l?),
-        }
+    run_jobs(jobs, &shared.fed, &mut progress, |(i, s)| {
+        let mut s = s?;
+        // Whatever the store fed, the span ends here.
+        s.end();
+        done[i] = Some(s);
         Ok(())
     })
     .await?;
-    let lost = super::state_lost;
     let spans: Vec<SpanAudit> = done
         .into_iter()
-        .map(|s| s.ok_or_else(lost))
+        .map(|s| s.ok_or_else(super::state_lost))
         .collect::<Result<_, _>>()?;
-    let (log, log_failure) = log.ok_or_else(lost)?;
-    Ok(join(tenant, spans, log, log_failure, strict))
+    Ok(join(tenant, spans, log, strict))
 }
 
 /// Join the spans in order (each one's links against the cases' heads after the spans before),
-/// then the log side, in the order of reports.
+/// then their parts of the Merkle tree on the log side, in the order of reports.
 fn join(
     tenant: &str,
     spans: Vec<SpanAudit>,
-    log: LogCheck,
-    log_failure: Option<AuditFailure>,
+    mut log: LogCheck,
     strict: bool,
 ) -> Result<AuditSummary, AuditFailure> {
     let mut heads: hashbrown::HashMap<CaseKey, Head> = hashbrown::HashMap::new();
     let mut summary = AuditSummary::default();
     let mut leaf_failure = None;
-    for mut span in spans {
+    let mut trees = Vec::with_capacity(spans.len());
+    let last = spans.len().saturating_sub(1);
+    for (j, span) in spans.into_iter().enumerate() {
         let until = span
             .chain_failure
             .as_ref()
@@ -664,32 +627,41 @@ fn join(
             if l.pos > until {
                 break;
             }
-            if let Err(detail) = link(heads.get(&CaseKey::of(name)), l.seq, l.prev_hash) {
+            let head = heads.get(&CaseKey::of(name));
+            if let Err(detail) = link(head, l.seq, l.prev_hash) {
                 return Err(chain_failure(tenant, name, l.seq, detail));
             }
+            // Every case a span after the first meets has a link: those not met before are new.
+            if head.is_none() {
+                summary.cases += 1;
+            }
         }
-        if let Some((_, f)) = span.chain_failure.take() {
+        if let Some((_, f)) = span.chain_failure {
             return Err(f);
         }
         summary.entries += span.entries;
         summary.unsequenced += span.unsequenced;
-        if heads.is_empty() {
-            heads = std::mem::take(&mut span.heads);
-        } else {
-            heads.extend(span.heads.drain());
+        if j == 0 {
+            summary.cases = span.heads.len() as u64;
+            heads = span.heads;
+        } else if j < last {
+            // (The last span's heads are needed by no span after it.)
+            heads.reserve(span.heads.len());
+            heads.extend(span.heads);
         }
         if leaf_failure.is_none() {
-            leaf_failure = span.leaf_failure.take();
+            leaf_failure = span.leaf_failure;
         }
+        trees.push((span.merkle, span.at_checkpoints));
     }
     if let Some(f) = leaf_failure {
         return Err(f);
     }
-    if let Some(f) = log_failure {
-        return Err(f);
+    // Every span has all its leaves: their parts of the tree follow one another.
+    for (range, at) in &trees {
+        log.range(range, at)?;
     }
     let log = log.end()?;
-    summary.cases = heads.len() as u64;
     summary.leaves = log.size;
     summary.checkpoints = log.checkpoints;
     let fail = |what: &str, index: Option<u64>, detail: String| AuditFailure {
