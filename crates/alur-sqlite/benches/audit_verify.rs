@@ -9,6 +9,8 @@
 //! ALUR_BENCH_REUSE=1           with ALUR_BENCH_DIR: keep a database of the right size from an
 //!                              earlier run instead of writing it again (for profiling)
 //! ALUR_BENCH_SHARE=0           skip the hashing-share measurement
+//! ALUR_BENCH_CHECKPOINTS=20000 signed checkpoints whose signatures are verified one by one and
+//!                              as an audit does (`LogCheck::new`: on all cores); 0 skips it
 //! ALUR_BENCH_RAW=0             skip the raw baselines (to profile the verification alone)
 //! ALUR_BENCH_OPEN=4096         cases open at once while the log is written (default 4,096):
 //!                              their entries interleave in the table and in the log, as a
@@ -28,8 +30,9 @@ use std::time::{Duration, Instant};
 use alur_core::MemoryStore;
 use alur_core::audit::{AuditEntry, GENESIS};
 use alur_core::store::Store;
-use alur_core::tlog::{Integrator, verify_store};
-use alur_merkle::checkpoint::CheckpointSigner;
+use alur_core::store::StoredCheckpoint;
+use alur_core::tlog::{Integrator, LogCheck, origin, verify_store};
+use alur_merkle::checkpoint::{Checkpoint, CheckpointSigner, parse_and_verify};
 use alur_sqlite::{Durability, SqliteOptions, SqliteStore};
 use alur_testkit::{act, domisili, engine};
 use sha2::{Digest, Sha256};
@@ -211,6 +214,33 @@ fn raw(path: &str, by_case: bool) -> (usize, Duration) {
     (n, started.elapsed())
 }
 
+/// Verifying `n` checkpoints' signatures one by one (the baseline) and as an audit does before
+/// reading the log ([`LogCheck::new`]); best of three each.
+fn checkpoint_signatures(n: u64) -> (Duration, Duration) {
+    let signer = signer();
+    let verifier = signer.verifier();
+    let checkpoints: Vec<StoredCheckpoint> = (1..=n)
+        .map(|size| StoredCheckpoint {
+            size,
+            note: signer
+                .sign(&Checkpoint::new(origin(TENANT), size, [size as u8; 32]))
+                .unwrap(),
+        })
+        .collect();
+    let (mut one_by_one, mut audit) = (Duration::MAX, Duration::MAX);
+    for _ in 0..3 {
+        let started = Instant::now();
+        for c in &checkpoints {
+            parse_and_verify(&c.note, &verifier).unwrap();
+        }
+        one_by_one = one_by_one.min(started.elapsed());
+        let started = Instant::now();
+        assert!(LogCheck::new(TENANT, &checkpoints, Some(&verifier), None).is_ok());
+        audit = audit.min(started.elapsed());
+    }
+    (one_by_one, audit)
+}
+
 /// What hashing adds to a transition: the engine's submissions on SQLite (NORMAL), each one
 /// transition with one audit entry, against the time to hash one entry.
 async fn hashing_share(dir: &std::path::Path) -> (f64, f64) {
@@ -328,6 +358,17 @@ fn main() {
             100.0 * v / r
         );
         store.close().await;
+        let count = env("ALUR_BENCH_CHECKPOINTS", 20_000);
+        if count > 0 {
+            let (one_by_one, audit) = checkpoint_signatures(count as u64);
+            println!(
+                "{count} checkpoint signatures: one by one {:.2} s ({:.1} µs each); as an audit verifies them {:.2} s ({:.2}×)",
+                one_by_one.as_secs_f64(),
+                one_by_one.as_secs_f64() * 1e6 / count as f64,
+                audit.as_secs_f64(),
+                one_by_one.as_secs_f64() / audit.as_secs_f64()
+            );
+        }
         if env("ALUR_BENCH_SHARE", 1) == 0 {
             return;
         }
