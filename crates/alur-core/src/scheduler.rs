@@ -21,6 +21,9 @@ pub struct Tick {
     pub fired: usize,
     /// Timers another scheduler fired first, or that no longer applied.
     pub skipped: usize,
+    /// Timers left claimed for a later tick because an earlier timer of their case was still
+    /// pending under another scheduler's claim (a case's timers fire in time order).
+    pub deferred: usize,
 }
 
 /// Fires due timers of one engine.
@@ -106,6 +109,22 @@ impl<S: Store> Scheduler<S> {
                 let engine = self.engine.clone();
                 running.spawn(async move {
                     let mut done = Tick::default();
+                    // Claims split a case's timers between schedulers: one whose earlier timer
+                    // is still pending (claimed by another) waits for a later tick.
+                    if let Some(first) = case_timers.first() {
+                        match engine.store().timers(&first.tenant, &first.case_id).await {
+                            Ok(pending)
+                                if pending
+                                    .iter()
+                                    .any(|p| (p.fire_at, &p.id) < (first.fire_at, &first.id)) =>
+                            {
+                                done.deferred = case_timers.len();
+                                return (done, None);
+                            }
+                            Ok(_) => {}
+                            Err(e) => return (done, Some(Error::from(e))),
+                        }
+                    }
                     for t in &case_timers {
                         match engine.fire(t).await {
                             Ok(_) => done.fired += 1,
@@ -137,6 +156,7 @@ impl<S: Store> Scheduler<S> {
             });
             tick.fired += done.fired;
             tick.skipped += done.skipped;
+            tick.deferred += done.deferred;
             if first_error.is_none() {
                 first_error = error;
             }
@@ -155,6 +175,7 @@ impl<S: Store> Scheduler<S> {
             total.claimed += t.claimed;
             total.fired += t.fired;
             total.skipped += t.skipped;
+            total.deferred += t.deferred;
             if t.claimed < self.batch || t.fired == 0 {
                 return Ok(total);
             }

@@ -200,9 +200,14 @@ async fn two_schedulers_sharing_a_store_fire_each_timer_once() {
     let (ta, tb) = tokio::join!(async { a.drain().await.unwrap() }, async {
         b.drain().await.unwrap()
     });
-    // Leftovers (a scheduler that lost every race stops early) are picked up by the next ticks.
-    a.drain().await.unwrap();
-    b.drain().await.unwrap();
+    // Leftovers (a scheduler that lost every race stops early, or waited for an earlier timer
+    // of a case that the other had claimed) are picked up by the next ticks.
+    for _ in 0..20 {
+        let (x, y) = (a.drain().await.unwrap(), b.drain().await.unwrap());
+        if x.claimed + y.claimed == 0 {
+            break;
+        }
+    }
     assert!(ta.fired + tb.fired > 0);
     for id in &ids {
         assert_eq!(
