@@ -1420,6 +1420,24 @@ mod tests {
         CheckpointSigner::from_seed("alur-test", &[7; 32]).unwrap()
     }
 
+    /// A checkpoint of the test tenant's log at `size` with `root`, signed by [`signer`].
+    fn checkpoint(size: u64, root: Hash) -> StoredCheckpoint {
+        StoredCheckpoint {
+            size,
+            note: signer()
+                .sign(&Checkpoint::new(origin("kepri"), size, root))
+                .unwrap(),
+        }
+    }
+
+    /// The same store, read case by case.
+    fn by_case(s: &AuditOnly) -> AuditOnly {
+        AuditOnly {
+            commit_order: false,
+            ..s.clone()
+        }
+    }
+
     /// `cases` cases of four entries, all in the log (cases interleaved in commit order), under
     /// one signed checkpoint.
     fn store(cases: usize) -> AuditOnly {
@@ -1466,13 +1484,7 @@ mod tests {
         for l in &s.leaves {
             f.push(leaf_of(&l.hash).unwrap()).unwrap();
         }
-        let note = signer()
-            .sign(&Checkpoint::new(origin("kepri"), f.size(), f.root()))
-            .unwrap();
-        s.checkpoints.push(StoredCheckpoint {
-            size: f.size(),
-            note,
-        });
+        s.checkpoints.push(checkpoint(f.size(), f.root()));
         s
     }
 
@@ -1551,17 +1563,7 @@ mod tests {
             ..store(30)
         };
         let one = verify(&sound, 1).await.unwrap();
-        assert_eq!(
-            Ok(one),
-            verify(
-                &AuditOnly {
-                    commit_order: false,
-                    ..sound.clone()
-                },
-                1
-            )
-            .await
-        );
+        assert_eq!(Ok(one), verify(&by_case(&sound), 1).await);
         for spans in [2, 3, 4] {
             let cut = commit::plan(&sound, "kepri", 120, spans, 7)
                 .await
@@ -1601,20 +1603,10 @@ mod tests {
             .map(|l| leaf_of(&l.hash).unwrap())
             .collect();
         let sizes = [1u64, 7, 29, 30, 31, 45, 45, 60, 89, 90, 119];
-        let sign = |size: u64, root: Hash| StoredCheckpoint {
-            size,
-            note: signer()
-                .sign(&Checkpoint::new(origin("kepri"), size, root))
-                .unwrap(),
-        };
         for &size in &sizes {
             let root = alur_merkle::root(&hashes[..size as usize]);
-            sound.checkpoints.push(sign(size, root));
+            sound.checkpoints.push(checkpoint(size, root));
         }
-        let by_case = |s: &AuditOnly| AuditOnly {
-            commit_order: false,
-            ..s.clone()
-        };
         let one = verify(&sound, 1).await.unwrap();
         assert_eq!(one.checkpoints, sizes.len() as u64 + 1);
         assert_eq!(verify(&by_case(&sound), 1).await, Ok(one));
@@ -1626,7 +1618,7 @@ mod tests {
             // The tree of the same size with its last leaf replaced.
             let mut other = hashes[..size as usize].to_vec();
             other[size as usize - 1] = leaf_hash(b"forged");
-            forged.checkpoints[k + 1] = sign(size, alur_merkle::root(&other));
+            forged.checkpoints[k + 1] = checkpoint(size, alur_merkle::root(&other));
             let expected = verify(&by_case(&forged), 1).await;
             let f = expected.clone().unwrap_err();
             assert_eq!(
@@ -1663,13 +1655,7 @@ mod tests {
         let mut checkpoints = Vec::new();
         for l in &leaves {
             f.push(leaf_of(&l.hash).unwrap()).unwrap();
-            let note = signer()
-                .sign(&Checkpoint::new(origin("kepri"), f.size(), f.root()))
-                .unwrap();
-            checkpoints.push(StoredCheckpoint {
-                size: f.size(),
-                note,
-            });
+            checkpoints.push(checkpoint(f.size(), f.root()));
         }
         let v = signer().verifier();
         let mut log = LogCheck::new("kepri", &checkpoints, Some(&v), None).unwrap();
@@ -1690,9 +1676,7 @@ mod tests {
         assert!(f.detail.starts_with("signature or format invalid"), "{f}");
         // A root that does not match is caught when the leaves reach it.
         let mut forged = checkpoints.clone();
-        forged[420].note = signer()
-            .sign(&Checkpoint::new(origin("kepri"), 421, [1; 32]))
-            .unwrap();
+        forged[420] = checkpoint(421, [1; 32]);
         let mut log = LogCheck::new("kepri", &forged, Some(&v), None).unwrap();
         let f = log.leaves(&leaves).unwrap_err();
         assert_eq!((f.what.as_str(), f.index), ("checkpoint", Some(421)));
@@ -1710,27 +1694,15 @@ mod tests {
         let mut f = Frontier::new();
         for l in &sound.leaves.clone() {
             f.push(leaf_of(&l.hash).unwrap()).unwrap();
-            let note = signer()
-                .sign(&Checkpoint::new(origin("kepri"), f.size(), f.root()))
-                .unwrap();
-            sound.checkpoints.push(StoredCheckpoint {
-                size: f.size(),
-                note,
-            });
+            sound.checkpoints.push(checkpoint(f.size(), f.root()));
         }
-        let by_case = |s: &AuditOnly| AuditOnly {
-            commit_order: false,
-            ..s.clone()
-        };
         let one = verify(&sound, 1).await.unwrap();
         assert_eq!((one.leaves, one.checkpoints), (800, 801));
         assert_eq!(verify(&sound, 2).await, Ok(one));
         assert_eq!(verify(&by_case(&sound), 1).await, Ok(one));
         let mut forged = sound.clone();
         for size in [700u64, 333] {
-            forged.checkpoints[size as usize].note = signer()
-                .sign(&Checkpoint::new(origin("kepri"), size, [3; 32]))
-                .unwrap();
+            forged.checkpoints[size as usize] = checkpoint(size, [3; 32]);
         }
         let expected = verify(&by_case(&forged), 1).await;
         let f = expected.clone().unwrap_err();
