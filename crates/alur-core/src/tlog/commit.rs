@@ -23,6 +23,7 @@
 //! a checkpoint the log does not match, then (strict) unsequenced entries or a log not covered
 //! by a checkpoint.
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -100,18 +101,14 @@ enum CaseKey {
     Heap(Box<str>),
 }
 
-impl std::hash::Hash for CaseKey {
-    // The id's bytes only (not the padding): equal keys hold equal bytes, and a short id hashes
-    // as a short input.
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+impl CaseKey {
+    fn as_bytes(&self) -> &[u8] {
         match self {
-            Self::Inline(len, bytes) => state.write(&bytes[..usize::from(*len)]),
-            Self::Heap(s) => state.write(s.as_bytes()),
+            Self::Inline(len, bytes) => bytes.get(..usize::from(*len)).unwrap_or(bytes),
+            Self::Heap(s) => s.as_bytes(),
         }
     }
-}
 
-impl CaseKey {
     fn of(case_id: &str) -> Self {
         let b = case_id.as_bytes();
         match u8::try_from(b.len()) {
@@ -130,6 +127,154 @@ impl CaseKey {
 struct Head {
     seq: u64,
     hash: Hash,
+}
+
+/// The last entry met of each case, in the order the cases were first met, with an index from
+/// the case id to its place. A case's entries lie close together in commit order, so the cases
+/// an audit meets are mostly those it met last, whose slots are at the end of `slots`, in cache;
+/// only the index (8 bytes a case, at most half full) is read at random, one word a lookup. A
+/// map holding the slots themselves (72 bytes a case) outgrows the processor's caches at a few
+/// hundred thousand cases and then waits on memory at nearly every entry.
+#[derive(Debug)]
+struct Heads {
+    /// Open addressing with linear probing: 0 is free, otherwise the top [`TAG_BITS`] bits of
+    /// the id's hash over one more than the slot's place.
+    index: Vec<u64>,
+    slots: Vec<(CaseKey, Head)>,
+    /// The place of the case last met with each value of 15 bits of its id's hash (bits 32 and
+    /// up: `index` is placed by the lowest): the cases met lately, found without reading `index`
+    /// (128 KiB, which stays in cache).
+    recent: Box<[u32]>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+const RECENT: usize = 1 << 15;
+
+const TAG_BITS: u32 = 24;
+const PLACE_BITS: u32 = 64 - TAG_BITS;
+const PLACE_MASK: u64 = (1 << PLACE_BITS) - 1;
+
+impl Heads {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            index: vec![0; (n.max(8) * 2).next_power_of_two()],
+            slots: Vec::with_capacity(n),
+            recent: vec![u32::MAX; RECENT].into_boxed_slice(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The case with these id bytes (`hash`: theirs): `Ok` with its place in `slots`, or `Err`
+    /// with the free word of `index` where it goes.
+    fn find(&self, hash: u64, id: &[u8]) -> Result<usize, usize> {
+        let mask = self.index.len() - 1;
+        let tag = hash >> PLACE_BITS;
+        let mut at = (hash as usize) & mask;
+        loop {
+            let word = self.index.get(at).copied().unwrap_or(0);
+            if word == 0 {
+                return Err(at);
+            }
+            if word >> PLACE_BITS == tag {
+                let place = ((word & PLACE_MASK) - 1) as usize;
+                if self
+                    .slots
+                    .get(place)
+                    .is_some_and(|(k, _)| k.as_bytes() == id)
+                {
+                    return Ok(place);
+                }
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    fn get(&self, case_id: &str) -> Option<&Head> {
+        let id = case_id.as_bytes();
+        let place = self.find(self.hasher.hash_one(id), id).ok()?;
+        self.slots.get(place).map(|(_, h)| h)
+    }
+
+    /// Look `case_id` up: its head to update, or where to add it (for [`Heads::insert`]).
+    fn entry(&mut self, case_id: &str) -> Result<&mut Head, (u64, usize)> {
+        let id = case_id.as_bytes();
+        let hash = self.hasher.hash_one(id);
+        let r = (hash >> 32) as usize % RECENT;
+        let seen = self.recent.get(r).map_or(usize::MAX, |&p| p as usize);
+        let place = if self
+            .slots
+            .get(seen)
+            .is_some_and(|(k, _)| k.as_bytes() == id)
+        {
+            seen
+        } else {
+            match self.find(hash, id) {
+                Ok(place) => {
+                    if let (Some(p), Ok(v)) = (self.recent.get_mut(r), u32::try_from(place)) {
+                        *p = v;
+                    }
+                    place
+                }
+                Err(at) => return Err((hash, at)),
+            }
+        };
+        self.slots.get_mut(place).map(|(_, h)| h).ok_or((hash, 0))
+    }
+
+    /// Add a case not met, at the word [`Heads::entry`] gave with its hash.
+    fn insert(&mut self, (hash, at): (u64, usize), key: CaseKey, head: Head) {
+        if let (Some(p), Ok(v)) = (
+            self.recent.get_mut((hash >> 32) as usize % RECENT),
+            u32::try_from(self.slots.len()),
+        ) {
+            *p = v;
+        }
+        self.slots.push((key, head));
+        let word = (hash >> PLACE_BITS << PLACE_BITS) | (self.slots.len() as u64 & PLACE_MASK);
+        if let Some(w) = self.index.get_mut(at) {
+            *w = word;
+        }
+        if self.slots.len() * 2 > self.index.len() {
+            self.grow();
+        }
+    }
+
+    /// Twice the words, every case placed anew.
+    fn grow(&mut self) {
+        let size = self.index.len() * 2;
+        let mask = size - 1;
+        let mut index = vec![0u64; size];
+        for (place, (k, _)) in self.slots.iter().enumerate() {
+            let hash = self.hasher.hash_one(k.as_bytes());
+            let mut at = (hash as usize) & mask;
+            while index.get(at).is_some_and(|&w| w != 0) {
+                at = (at + 1) & mask;
+            }
+            if let Some(w) = index.get_mut(at) {
+                *w = (hash >> PLACE_BITS << PLACE_BITS) | ((place as u64 + 1) & PLACE_MASK);
+            }
+        }
+        self.index = index;
+    }
+
+    /// Every case of `later` (met after these) with its head there.
+    fn absorb(&mut self, later: Heads) {
+        for (k, h) in later.slots {
+            let hash = self.hasher.hash_one(k.as_bytes());
+            match self.find(hash, k.as_bytes()) {
+                Ok(place) => {
+                    if let Some(slot) = self.slots.get_mut(place) {
+                        slot.1 = h;
+                    }
+                }
+                Err(at) => self.insert((hash, at), k, h),
+            }
+        }
+    }
 }
 
 /// A case's first entry in a span after the first: checked at the join.
@@ -161,7 +306,7 @@ pub struct SpanAudit {
     span: usize,
     shared: Arc<Shared>,
     /// Every case met in this span: its last entry.
-    heads: hashbrown::HashMap<CaseKey, Head>,
+    heads: Heads,
     /// The first entry of each case met, in commit order (spans after the first).
     links: Vec<Link>,
     link_names: String,
@@ -305,20 +450,20 @@ impl SpanAudit {
         digest: impl FnOnce(&mut Vec<u8>) -> Hash,
     ) -> Result<Hash, AuditFailure> {
         let fail = |detail: String| chain_failure(&self.tenant, e.case_id, e.seq, detail);
-        match self.heads.entry(CaseKey::of(e.case_id)) {
-            hashbrown::hash_map::Entry::Occupied(mut head) => {
-                link(Some(head.get()), e.seq, e.prev_hash).map_err(fail)?;
+        match self.heads.entry(e.case_id) {
+            Ok(head) => {
+                link(Some(head), e.seq, e.prev_hash).map_err(fail)?;
                 let d = digest(&mut self.canonical);
                 if e.hash != Some(d) {
                     return Err(fail(MODIFIED.into()));
                 }
-                *head.get_mut() = Head {
+                *head = Head {
                     seq: e.seq,
                     hash: d,
                 };
                 Ok(d)
             }
-            hashbrown::hash_map::Entry::Vacant(slot) => {
+            Err(place) => {
                 if self.bounds.after_pos.is_none() {
                     link(None, e.seq, e.prev_hash).map_err(fail)?;
                 } else {
@@ -336,10 +481,14 @@ impl SpanAudit {
                 if e.hash != Some(d) {
                     return Err(fail(MODIFIED.into()));
                 }
-                slot.insert(Head {
-                    seq: e.seq,
-                    hash: d,
-                });
+                self.heads.insert(
+                    place,
+                    CaseKey::of(e.case_id),
+                    Head {
+                        seq: e.seq,
+                        hash: d,
+                    },
+                );
                 Ok(d)
             }
         }
@@ -563,7 +712,7 @@ pub(super) async fn verify<S: Store + ?Sized>(
             span: i,
             shared: Arc::clone(&shared),
             // Room for a case per four entries (the map then rarely grows).
-            heads: hashbrown::HashMap::with_capacity(
+            heads: Heads::with_capacity(
                 usize::try_from((b.end_leaf - b.first_leaf) / 4)
                     .unwrap_or(0)
                     .min(1 << 20),
@@ -610,7 +759,7 @@ fn join(
     mut log: LogCheck,
     strict: bool,
 ) -> Result<AuditSummary, AuditFailure> {
-    let mut heads: hashbrown::HashMap<CaseKey, Head> = hashbrown::HashMap::new();
+    let mut heads = Heads::with_capacity(0);
     let mut summary = AuditSummary::default();
     let mut leaf_failure = None;
     let mut trees = Vec::with_capacity(spans.len());
@@ -627,7 +776,7 @@ fn join(
             if l.pos > until {
                 break;
             }
-            let head = heads.get(&CaseKey::of(name));
+            let head = heads.get(name);
             if let Err(detail) = link(head, l.seq, l.prev_hash) {
                 return Err(chain_failure(tenant, name, l.seq, detail));
             }
@@ -646,8 +795,7 @@ fn join(
             heads = span.heads;
         } else if j < last {
             // (The last span's heads are needed by no span after it.)
-            heads.reserve(span.heads.len());
-            heads.extend(span.heads);
+            heads.absorb(span.heads);
         }
         if leaf_failure.is_none() {
             leaf_failure = span.leaf_failure;
@@ -703,4 +851,85 @@ pub(crate) fn unsupported() -> StoreError {
         StoreErrorKind::Other,
         "this store does not read its audit entries in commit order",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(seq: u64, tag: u8) -> Head {
+        Head {
+            seq,
+            hash: [tag; 32],
+        }
+    }
+
+    /// The index of heads against a plain map: cases met in many interleaved orders, long and
+    /// short ids, past the recent cases' table and through several growths, merged as the join
+    /// merges spans.
+    #[test]
+    fn heads_find_every_case_met_and_only_those() {
+        let id = |i: u64| {
+            if i.is_multiple_of(7) {
+                format!("case-with-a-long-identifier-beyond-thirty-bytes-{i}")
+            } else {
+                format!("c{i}")
+            }
+        };
+        let mut model = std::collections::HashMap::new();
+        let mut heads = Heads::with_capacity(0);
+        // A stride coprime to the count visits every case in a scattered order, four times.
+        let cases = 50_021u64;
+        for round in 0..4u64 {
+            for k in 0..cases {
+                let i = (k * 7919 + round * 13) % cases;
+                let name = id(i);
+                let seq = model.get(&name).map_or(1, |(s, _)| s + 1);
+                let tag = (i % 251) as u8;
+                match heads.entry(&name) {
+                    Ok(h) => {
+                        assert_eq!(model.get(&name).map(|&(s, _)| s), Some(h.seq), "{name}");
+                        *h = head(seq, tag);
+                    }
+                    Err(place) => {
+                        assert!(!model.contains_key(&name), "{name} was met");
+                        heads.insert(place, CaseKey::of(&name), head(seq, tag));
+                    }
+                }
+                model.insert(name, (seq, tag));
+            }
+        }
+        assert_eq!(heads.len(), model.len());
+        for (name, &(seq, tag)) in &model {
+            let h = heads.get(name).map(|h| (h.seq, h.hash[0]));
+            assert_eq!(h, Some((seq, tag)), "{name}");
+        }
+        for absent in [
+            "",
+            "c",
+            "c50021",
+            "d1",
+            "case-with-a-long-identifier-beyond-thirty-bytes-1",
+        ] {
+            assert!(heads.get(absent).is_none(), "{absent}");
+        }
+        // A later span's heads replace these for its cases and add its new ones.
+        let mut later = Heads::with_capacity(4);
+        for (name, seq) in [("c1", 99), ("new-case", 1)] {
+            let place = heads.entry(name).err();
+            let Err(p) = later.entry(name) else {
+                panic!("{name} is not in the later span yet")
+            };
+            later.insert(p, CaseKey::of(name), head(seq, 7));
+            assert_eq!(place.is_none(), name == "c1");
+        }
+        heads.absorb(later);
+        assert_eq!(heads.get("c1").map(|h| h.seq), Some(99));
+        assert_eq!(heads.get("new-case").map(|h| h.seq), Some(1));
+        assert_eq!(
+            heads.get("c2").map(|h| h.seq),
+            model.get("c2").map(|&(s, _)| s)
+        );
+        assert_eq!(heads.len(), model.len() + 1);
+    }
 }
