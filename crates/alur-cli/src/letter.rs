@@ -6,7 +6,7 @@ use std::sync::Arc;
 use alur_core::store::Store as _;
 use alur_core::{Config, Engine, Pseudonymizer, SystemClock};
 use alur_letter::issue::{IssueOptions, Verdict};
-use alur_letter::{ChromiumRenderer, LocalEd25519Signer, Paper, Passphrase, Templates};
+use alur_letter::{ChromiumRenderer, LocalEd25519Signer, Passphrase, Templates};
 use clap::{Subcommand, ValueEnum};
 
 use crate::stores::{self, AnyStore};
@@ -141,13 +141,6 @@ fn load_config(dir: &Path) -> Result<Config, String> {
         .map_err(|e| format!("{e}\nrun `alur validate {}` for details", dir.display()))
 }
 
-fn paper(config: &Config) -> Paper {
-    match config.letters.paper {
-        alur_core::model::Paper::A4 => Paper::A4,
-        alur_core::model::Paper::F4 => Paper::F4,
-    }
-}
-
 /// The tenant's pseudonym key: ALUR_PSEUDONYM_KEY, or the key file `alur serve` created.
 fn pseudonymizer() -> Result<Pseudonymizer, String> {
     crate::serve::pseudonymizer(Path::new("alur-pseudonym.key"), false).map(|(p, _)| p)
@@ -197,7 +190,7 @@ pub async fn run(cmd: LetterCmd) -> Result<String, String> {
         } => {
             let cfg = load_config(&config)?;
             let templates = templates(&config)?;
-            let paper = paper(&cfg);
+            let paper = cfg.letters.paper;
             let nip = cfg.officers.get(&officer).and_then(|o| o.nip.clone());
             let store = open(&db).await?;
             let engine = Engine::new(cfg, store, Arc::new(SystemClock), pseudonymizer()?)
@@ -408,7 +401,7 @@ pub async fn run(cmd: LetterCmd) -> Result<String, String> {
                             &cfg,
                             &letter,
                             &templates(&config)?,
-                            paper(&cfg),
+                            cfg.letters.paper,
                             alur_letter::issue::logo_data_uri(&config)
                                 .map_err(|e| e.to_string())?,
                         )

@@ -517,13 +517,57 @@ pub enum LetterSeries {
     Unit,
 }
 
-/// Paper size of printed letters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Paper size of printed letters (`[letters] paper`), set in the letter page's `@page` rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Paper {
     /// ISO A4, 210 × 297 mm.
+    #[default]
     A4,
     /// Folio (F4), 215 × 330 mm, still common in Indonesian offices.
     F4,
+}
+
+impl Paper {
+    /// Width and height in millimetres.
+    pub fn size_mm(self) -> (u32, u32) {
+        match self {
+            Self::A4 => (210, 297),
+            Self::F4 => (215, 330),
+        }
+    }
+
+    /// The CSS `size` value: "210mm 297mm".
+    pub fn css_size(self) -> String {
+        let (w, h) = self.size_mm();
+        format!("{w}mm {h}mm")
+    }
+
+    /// "A4" or "F4".
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::A4 => "A4",
+            Self::F4 => "F4",
+        }
+    }
+}
+
+impl std::fmt::Display for Paper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Paper {
+    type Err = String;
+
+    /// "a4" or "f4" ("folio"), any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "a4" => Ok(Self::A4),
+            "f4" | "folio" => Ok(Self::F4),
+            other => Err(format!("unknown paper size {other:?}: use a4 or f4")),
+        }
+    }
 }
 
 /// How outgoing letters are numbered and verified (`[letters]`).

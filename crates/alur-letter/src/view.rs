@@ -1,8 +1,6 @@
 //! What a letter page shows: [`LetterView`], its letterhead [`Kop`] and its [`SignerSnapshot`].
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use alur_core::ServiceDefinition;
 use alur_core::region::{RegionIndex, UnitLevel};
@@ -308,59 +306,8 @@ impl DelegationKind {
     }
 }
 
-/// Paper size, set in the page's `@page` rule.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Paper {
-    /// A4, 210 × 297 mm.
-    #[default]
-    A4,
-    /// F4 (folio), 215 × 330 mm, still common in Indonesian offices.
-    F4,
-}
-
-impl Paper {
-    /// Width and height in millimetres.
-    pub fn size_mm(self) -> (u32, u32) {
-        match self {
-            Self::A4 => (210, 297),
-            Self::F4 => (215, 330),
-        }
-    }
-
-    /// The CSS `size` value: "210mm 297mm".
-    pub fn css_size(self) -> String {
-        let (w, h) = self.size_mm();
-        format!("{w}mm {h}mm")
-    }
-
-    /// "A4" or "F4".
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::A4 => "A4",
-            Self::F4 => "F4",
-        }
-    }
-}
-
-impl fmt::Display for Paper {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Paper {
-    type Err = String;
-
-    /// "a4" or "f4", any case.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "a4" => Ok(Self::A4),
-            "f4" | "folio" => Ok(Self::F4),
-            other => Err(format!("unknown paper size {other:?}: use a4 or f4")),
-        }
-    }
-}
+/// Paper size, set in the page's `@page` rule: the tenant's `[letters] paper`.
+pub use alur_core::model::Paper;
 
 const MONTHS: [&str; 12] = [
     "Januari",

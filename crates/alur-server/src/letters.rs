@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use alur_core::Store;
 use alur_core::letter::{Letter, LetterStatus};
 use alur_letter::issue::{IssueOptions, issue};
-use alur_letter::{ChromiumRenderer, Paper, PdfRenderer, Templates};
+use alur_letter::{ChromiumRenderer, PdfRenderer, Templates};
 
 use crate::AppState;
 use crate::pages::error_page;
@@ -92,7 +92,7 @@ async fn try_issue<S: Store>(
     };
     let opts = IssueOptions {
         templates,
-        paper: Paper::A4,
+        paper: state.engine.config().letters.paper,
         renderer: kit.renderer.as_ref().map(|r| r as &dyn PdfRenderer),
         signer: None,
         logo: kit.logo.clone(),

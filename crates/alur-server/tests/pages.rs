@@ -54,7 +54,20 @@ async fn start_with_blobs(
     Arc<MemoryBlobStore>,
     Arc<alur_core::Engine<MemoryStore>>,
 ) {
-    let (engine, _clock) = alur_testkit::engine(MemoryStore::new()).await;
+    start_with_config(alur_testkit::kepri(), settings, failed_per_minute).await
+}
+
+/// The same for a tenant configured with `config`.
+async fn start_with_config(
+    config: alur_core::Config,
+    settings: Settings,
+    failed_per_minute: u32,
+) -> (
+    Desk,
+    Arc<MemoryBlobStore>,
+    Arc<alur_core::Engine<MemoryStore>>,
+) {
+    let (engine, _clock) = alur_testkit::engine_with(config, MemoryStore::new()).await;
     let engine = Arc::new(engine);
     let blobs = Arc::new(MemoryBlobStore::new());
     let hash = |pw: &str| hash_password(pw).expect("hash");
@@ -632,6 +645,10 @@ async fn applicants_complete_returned_files_and_letters_are_issued() {
     let letter = d.get(&format!("/surat/{token}"), &[]).await;
     assert_eq!(letter.status, 200);
     assert!(letter.text.contains("Ani Lestari"));
+    assert!(
+        letter.text.contains("size: 210mm 297mm"),
+        "A4, as configured"
+    );
     assert!(letter.text.contains("Plh."), "signed on the lurah's behalf");
     assert!(letter.text.contains(&token));
     let r = d
@@ -655,6 +672,51 @@ async fn applicants_complete_returned_files_and_letters_are_issued() {
     assert_eq!(r.location, format!("{case_path}?galat=invalid-transition"));
 }
 
+/// A tenant whose `[letters] paper` is F4 gets its letters on F4 from the officers' pages.
+#[tokio::test]
+async fn letters_are_printed_on_the_configured_paper() {
+    let mut config = alur_testkit::kepri();
+    config.letters.paper = alur_core::model::Paper::F4;
+    let (d, _blobs, _engine) = start_with_config(config, settings(), 0).await;
+    let submitted = d.submit("Ani Lestari").await;
+    let id = submitted["case"]["id"].as_str().expect("id").to_owned();
+    let case_path = format!("/petugas/perkara/{id}");
+    let act_path = format!("{case_path}/aksi");
+    let checked = [
+        ("checked", "pengantar-rt-rw"),
+        ("checked", "ktp"),
+        ("checked", "kk"),
+    ];
+    for (officer, password, action, extra) in [
+        ("baloi-operator", "sandi-operator", "lengkap", &checked[..]),
+        ("baloi-kasi", "sandi-kasi", "paraf", &[]),
+        ("baloi-sekel", "sandi-sekel", "tandatangani", &[]),
+    ] {
+        let session = d.sign_in(officer, password).await;
+        let cookies = [("alur_sesi", session.as_str())];
+        let r = act_on_page(&d, &case_path, &act_path, &cookies, action, extra).await;
+        assert_eq!(r.status, 303, "{action}: {}", r.text);
+    }
+    let session = d.sign_in("baloi-sekel", "sandi-sekel").await;
+    let page = d
+        .get(
+            &format!("{case_path}?pesan=terbit"),
+            &[("alur_sesi", session.as_str())],
+        )
+        .await;
+    let marker = "href=\"/surat/";
+    let start = page.text.find(marker).expect("letter link") + marker.len();
+    let end = page.text[start..].find('"').expect("end");
+    let token = &page.text[start..start + end];
+    let letter = d.get(&format!("/surat/{token}"), &[]).await;
+    assert_eq!(letter.status, 200);
+    assert!(
+        letter.text.contains("size: 215mm 330mm"),
+        "F4, as configured: {}",
+        letter.text
+    );
+    assert!(!letter.text.contains("210mm 297mm"));
+}
 #[tokio::test]
 async fn a_failed_issue_leaves_the_letter_numbered() {
     let dir = tempfile::tempdir().expect("temp dir");

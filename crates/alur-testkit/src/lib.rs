@@ -52,7 +52,8 @@ pub async fn tenant_engine<S: Store>(tenant: &str, store: S) -> (Engine<S>, Arc<
     engine_with(config, store).await
 }
 
-async fn engine_with<S: Store>(config: Config, store: S) -> (Engine<S>, Arc<ManualClock>) {
+/// An engine with `config` over `store`, with the same clock and pseudonyms as [`engine`].
+pub async fn engine_with<S: Store>(config: Config, store: S) -> (Engine<S>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(ts("2026-03-17T02:00:00Z")));
     let e = Engine::new(config, store, clock.clone(), pseudonymizer())
         .await
