@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use alur_core::audit::AuditEntry;
 use alur_core::store::{LogLeaf, Store, StoredCheckpoint};
-use alur_core::tlog::{self, AuditSummary, Auditor, Integrator};
+use alur_core::tlog::{self, AuditSummary, Auditor, Integrator, LogCheck};
 use alur_merkle::checkpoint::{CheckpointSigner, CheckpointVerifier};
 
 /// Load the checkpoint signing key: `ALUR_CHECKPOINT_KEY`, or a key file (never TOML).
@@ -252,6 +252,12 @@ pub async fn verify_db(
 }
 
 /// Export entries, log and checkpoints as JSON Lines and text files.
+/// Leaves read (and, verifying an export, leaves fed) at a time.
+const EXPORT_PAGE: u64 = 50_000;
+
+/// Entries read at a time by an export: decoded, an entry takes a few kilobytes.
+const EXPORT_ENTRIES: usize = 5_000;
+
 pub async fn export(store: &dyn Store, tenant: &str, out: &Path) -> Result<String, String> {
     std::fs::create_dir_all(out.join("checkpoints"))
         .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
@@ -265,7 +271,7 @@ pub async fn export(store: &dyn Store, tenant: &str, out: &Path) -> Result<Strin
             .all_entries(
                 tenant,
                 after.as_ref().map(|(c, s)| (c.as_str(), *s)),
-                50_000,
+                EXPORT_ENTRIES,
             )
             .await
             .map_err(|e| e.to_string())?;
@@ -280,15 +286,27 @@ pub async fn export(store: &dyn Store, tenant: &str, out: &Path) -> Result<Strin
         after = page.last().map(|e| (e.case_id.clone(), e.seq));
     }
     w.flush().map_err(io)?;
+    // The leaves a page at a time: an export of a long log never holds it whole.
     let size = store.log_size(tenant).await.map_err(|e| e.to_string())?;
-    let leaves = store
-        .log_leaves(tenant, 0, size)
-        .await
-        .map_err(|e| e.to_string())?;
     let mut w = std::io::BufWriter::new(std::fs::File::create(out.join("log.jsonl")).map_err(io)?);
-    for l in &leaves {
-        serde_json::to_writer(&mut w, l).map_err(|e| e.to_string())?;
-        w.write_all(b"\n").map_err(io)?;
+    let mut start = 0;
+    while start < size {
+        let end = size.min(start + EXPORT_PAGE);
+        let leaves = store
+            .log_leaves(tenant, start, end)
+            .await
+            .map_err(|e| e.to_string())?;
+        if leaves.len() as u64 != end - start {
+            return Err(format!(
+                "the log of tenant {tenant} has {size} leaves but {} were read at {start}..{end}",
+                leaves.len()
+            ));
+        }
+        for l in &leaves {
+            serde_json::to_writer(&mut w, l).map_err(|e| e.to_string())?;
+            w.write_all(b"\n").map_err(io)?;
+        }
+        start = end;
     }
     w.flush().map_err(io)?;
     let cps = store.checkpoints(tenant).await.map_err(|e| e.to_string())?;
@@ -298,28 +316,31 @@ pub async fn export(store: &dyn Store, tenant: &str, out: &Path) -> Result<Strin
     }
     std::fs::write(out.join("TENANT"), tenant).map_err(io)?;
     Ok(format!(
-        "exported {n} entries, {} log leaves and {} checkpoints of tenant {tenant} to {}",
-        leaves.len(),
+        "exported {n} entries, {size} log leaves and {} checkpoints of tenant {tenant} to {}",
         cps.len(),
         out.display()
     ))
 }
 
-fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+/// Visit the values of a JSON Lines file one at a time (blank lines skipped); an error names
+/// the file and line.
+fn each_jsonl<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    mut visit: impl FnMut(T) -> Result<(), String>,
+) -> Result<(), String> {
     let f =
         std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
         let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if line.trim().is_empty() {
             continue;
         }
-        out.push(
+        visit(
             serde_json::from_str(&line)
                 .map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?,
-        );
+        )?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Verify an export with no database (strict: everything must be under a signed checkpoint).
@@ -331,8 +352,6 @@ pub fn verify_export(
     let verifier = key.map(load_verifier).transpose()?;
     let tenant = std::fs::read_to_string(dir.join("TENANT"))
         .map_err(|e| format!("not an alur export ({}): {e}", dir.display()))?;
-    let entries: Vec<AuditEntry> = read_jsonl(&dir.join("entries.jsonl"))?;
-    let leaves: Vec<LogLeaf> = read_jsonl(&dir.join("log.jsonl"))?;
     let mut checkpoints = Vec::new();
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("checkpoints"))
         .map_err(|e| format!("cannot read the checkpoints: {e}"))?
@@ -364,19 +383,27 @@ pub fn verify_export(
         .map(std::fs::read_to_string)
         .transpose()
         .map_err(|e| format!("cannot read the checkpoint: {e}"))?;
-    let mut a = Auditor::new(tenant.trim());
-    for e in &entries {
-        a.entry(e).map_err(|f| format!("FAILED: {f}"))?;
-    }
-    a.finish(
-        &leaves,
-        &checkpoints,
-        verifier.as_ref(),
-        external.as_deref(),
-        true,
-    )
-    .map(|s| summary_text(&s))
-    .map_err(|f| format!("FAILED: {f}"))
+    // Entries and leaves are read as they are checked: the audit keeps a hash per entry and a
+    // label per leaf, not the export.
+    let tenant = tenant.trim();
+    let mut a = Auditor::new(tenant);
+    each_jsonl(&dir.join("entries.jsonl"), |e: AuditEntry| {
+        a.entry(&e).map_err(|f| format!("FAILED: {f}"))
+    })?;
+    let failed = |f: tlog::AuditFailure| format!("FAILED: {f}");
+    let mut log = LogCheck::new(tenant, &checkpoints, verifier.as_ref(), external.as_deref())
+        .map_err(failed)?;
+    let mut page: Vec<LogLeaf> = Vec::new();
+    each_jsonl(&dir.join("log.jsonl"), |l: LogLeaf| {
+        page.push(l);
+        if page.len() as u64 == EXPORT_PAGE {
+            log.leaves(&page).map_err(failed)?;
+            page.clear();
+        }
+        Ok(())
+    })?;
+    log.leaves(&page).map_err(failed)?;
+    a.join(log, true).map(|s| summary_text(&s)).map_err(failed)
 }
 
 /// Inclusion proofs of a case's entries under the latest stored checkpoint.
