@@ -501,6 +501,20 @@ impl SqliteStore {
         row.map(|r| entry_from_row(tenant, case_id, &r)).transpose()
     }
 
+    /// Erase the personal payload of one entry (end of retention), through the writer. The
+    /// audit entry keeps its digest, so the chain still verifies. Returns whether a payload was
+    /// there.
+    pub async fn erase_payload(
+        &self,
+        tenant: &str,
+        case_id: &str,
+        seq: u64,
+    ) -> Result<bool, StoreError> {
+        let params = vec![text(tenant), text(case_id), Param::Int(u64_param(seq))];
+        let erased = self.script(ERASE_PAYLOAD, params).await?;
+        Ok(!erased.is_empty())
+    }
+
     /// Stop the writer after the writes already queued, and close every connection.
     pub async fn close(self) {
         let Self {
@@ -563,6 +577,10 @@ impl SqliteStore {
         self.send(Job::Script { sql, params, reply }, rx).await
     }
 }
+
+/// Erase one entry's payload: the row erased, if there was one.
+const ERASE_PAYLOAD: &str =
+    "DELETE FROM payloads WHERE tenant = ?1 AND case_id = ?2 AND seq = ?3 RETURNING seq;";
 
 /// Open cases of tenant `?1` due before `?2`, most overdue first, at most `?3` (the partial
 /// index `cases_open_due` answers it as a range scan).
