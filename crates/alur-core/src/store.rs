@@ -419,6 +419,25 @@ pub trait Store: Send + Sync + 'static {
         seq: u64,
     ) -> Result<Option<Payload>, StoreError>;
 
+    /// Erase the personal payload of one entry (the end of its retention). The audit entry keeps
+    /// the payload's digest, so the chain and the log still verify.
+    ///
+    /// # Behavior
+    /// - Returns whether a payload was there; afterwards [`Store::payload`] gives `None` for it.
+    /// - Changes no audit entry, case, log leaf or other payload.
+    async fn erase_payload(
+        &self,
+        tenant: &str,
+        case_id: &str,
+        seq: u64,
+    ) -> Result<bool, StoreError> {
+        let _ = (tenant, case_id, seq);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store cannot erase payloads",
+        ))
+    }
+
     /// An idempotency record by key.
     ///
     /// # Behavior
@@ -882,6 +901,15 @@ macro_rules! forward_store {
         seq: u64,
     ) -> Result<Option<Payload>, StoreError> {
         (**self).payload(tenant, case_id, seq).await
+    }
+
+    async fn erase_payload(
+        &self,
+        tenant: &str,
+        case_id: &str,
+        seq: u64,
+    ) -> Result<bool, StoreError> {
+        (**self).erase_payload(tenant, case_id, seq).await
     }
 
     async fn idempotency(

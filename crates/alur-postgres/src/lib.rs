@@ -281,24 +281,6 @@ impl PostgresStore {
         .transpose()
     }
 
-    /// Erase the personal payload of one entry (end of retention). The audit entry keeps its
-    /// digest, so the chain still verifies. Returns whether a payload was there.
-    pub async fn erase_payload(
-        &self,
-        tenant: &str,
-        case_id: &str,
-        seq: u64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(sql::ERASE_PAYLOAD)
-            .bind(tenant)
-            .bind(case_id)
-            .bind(to_i64(seq)?)
-            .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
-        Ok(done.rows_affected() > 0)
-    }
-
     fn remember(&self, def: &ServiceDefinition) {
         if let Ok(mut g) = self.definitions.write() {
             g.entry(def.digest.clone()).or_insert_with(|| def.clone());
@@ -1078,6 +1060,22 @@ impl Store for PostgresStore {
             .await
             .map_err(error::map)?;
         body.map(|b| from_json(&b, "payload")).transpose()
+    }
+
+    async fn erase_payload(
+        &self,
+        tenant: &str,
+        case_id: &str,
+        seq: u64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::ERASE_PAYLOAD)
+            .bind(tenant)
+            .bind(case_id)
+            .bind(to_i64(seq)?)
+            .execute(&self.pool)
+            .await
+            .map_err(error::map)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn idempotency(

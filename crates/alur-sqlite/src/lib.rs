@@ -501,20 +501,6 @@ impl SqliteStore {
         row.map(|r| entry_from_row(tenant, case_id, &r)).transpose()
     }
 
-    /// Erase the personal payload of one entry (end of retention), through the writer. The
-    /// audit entry keeps its digest, so the chain still verifies. Returns whether a payload was
-    /// there.
-    pub async fn erase_payload(
-        &self,
-        tenant: &str,
-        case_id: &str,
-        seq: u64,
-    ) -> Result<bool, StoreError> {
-        let params = vec![text(tenant), text(case_id), Param::Int(u64_param(seq))];
-        let erased = self.script(ERASE_PAYLOAD, params).await?;
-        Ok(!erased.is_empty())
-    }
-
     /// Stop the writer after the writes already queued, and close every connection.
     pub async fn close(self) {
         let Self {
@@ -882,6 +868,18 @@ impl Store for SqliteStore {
         .map_err(|e| map(&e))?;
         json.map(|j| serde_json::from_str(&j).map_err(|e| corrupt("payload", e)))
             .transpose()
+    }
+
+    /// Through the writer, like every write.
+    async fn erase_payload(
+        &self,
+        tenant: &str,
+        case_id: &str,
+        seq: u64,
+    ) -> Result<bool, StoreError> {
+        let params = vec![text(tenant), text(case_id), Param::Int(u64_param(seq))];
+        let erased = self.script(ERASE_PAYLOAD, params).await?;
+        Ok(!erased.is_empty())
     }
 
     async fn idempotency(

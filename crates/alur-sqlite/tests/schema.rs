@@ -450,28 +450,3 @@ async fn a_transition_with_several_entries_payloads_messages_and_timers() {
     assert_eq!(s.timers(TENANT, &c.id).await.unwrap(), timers);
     assert_eq!(s.case(TENANT, &c.id).await.unwrap().unwrap(), next);
 }
-
-/// A payload erased at the end of its retention is gone, and the whole audit still verifies:
-/// the entry keeps only the payload's digest.
-#[tokio::test]
-async fn erased_payloads_leave_a_verifiable_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let (engine, _clock) =
-        alur_testkit::engine(common::fresh(dir.path(), Durability::Normal).await).await;
-    let c = alur_testkit::submit_checked(&engine, 1).await;
-    let store = engine.store();
-    assert!(store.payload(TENANT, &c.id, 1).await.unwrap().is_some());
-    assert!(!store.erase_payload("lain", &c.id, 1).await.unwrap());
-    assert!(store.erase_payload(TENANT, &c.id, 1).await.unwrap());
-    assert!(!store.erase_payload(TENANT, &c.id, 1).await.unwrap());
-    assert!(store.payload(TENANT, &c.id, 1).await.unwrap().is_none());
-    let entries = store.entries(TENANT, &c.id).await.unwrap();
-    assert!(entries[0].payload_digest.is_some());
-    alur_core::audit::verify_chain(&entries).unwrap();
-    let summary = alur_core::tlog::verify_store(store, TENANT, None, None, false, |_| {})
-        .await
-        .unwrap()
-        .unwrap();
-    // The case and the tenant's configuration chain.
-    assert_eq!(summary.cases, 2, "{summary:?}");
-}
