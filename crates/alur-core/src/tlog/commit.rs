@@ -199,47 +199,52 @@ impl Heads {
         self.slots.get(place).map(|(_, h)| h)
     }
 
-    /// Look `case_id` up: its head to update, or where to add it (for [`Heads::insert`]).
-    fn entry(&mut self, case_id: &str) -> Result<&mut Head, (u64, usize)> {
+    /// Look `case_id` up: its head to update, or (not met) its id's hash, for [`Heads::set`].
+    fn entry(&mut self, case_id: &str) -> Result<&mut Head, u64> {
         let id = case_id.as_bytes();
         let hash = self.hasher.hash_one(id);
-        let r = (hash >> 32) as usize % RECENT;
+        let r = recent_slot(hash);
         let seen = self.recent.get(r).map_or(usize::MAX, |&p| p as usize);
-        let place = if self
+        let met = self
             .slots
             .get(seen)
-            .is_some_and(|(k, _)| k.as_bytes() == id)
-        {
+            .is_some_and(|(k, _)| k.as_bytes() == id);
+        let place = if met {
             seen
         } else {
-            match self.find(hash, id) {
-                Ok(place) => {
-                    if let (Some(p), Ok(v)) = (self.recent.get_mut(r), u32::try_from(place)) {
-                        *p = v;
-                    }
-                    place
-                }
-                Err(at) => return Err((hash, at)),
-            }
+            let place = self.find(hash, id).map_err(|_| hash)?;
+            self.remember(r, place);
+            place
         };
-        self.slots.get_mut(place).map(|(_, h)| h).ok_or((hash, 0))
+        self.slots.get_mut(place).map(|(_, h)| h).ok_or(hash)
     }
 
-    /// Add a case not met, at the word [`Heads::entry`] gave with its hash.
-    fn insert(&mut self, (hash, at): (u64, usize), key: CaseKey, head: Head) {
-        if let (Some(p), Ok(v)) = (
-            self.recent.get_mut((hash >> 32) as usize % RECENT),
-            u32::try_from(self.slots.len()),
-        ) {
+    /// Note `place` as the case met last with this slot of `recent`.
+    fn remember(&mut self, slot: usize, place: usize) {
+        if let (Some(p), Ok(v)) = (self.recent.get_mut(slot), u32::try_from(place)) {
             *p = v;
         }
-        self.slots.push((key, head));
-        let word = (hash >> PLACE_BITS << PLACE_BITS) | (self.slots.len() as u64 & PLACE_MASK);
-        if let Some(w) = self.index.get_mut(at) {
-            *w = word;
-        }
-        if self.slots.len() * 2 > self.index.len() {
-            self.grow();
+    }
+
+    /// Set the head of the case with `key` (`hash`: its id's): added when not met, replaced
+    /// when met.
+    fn set(&mut self, hash: u64, key: CaseKey, head: Head) {
+        match self.find(hash, key.as_bytes()) {
+            Ok(place) => {
+                if let Some(slot) = self.slots.get_mut(place) {
+                    slot.1 = head;
+                }
+            }
+            Err(at) => {
+                self.remember(recent_slot(hash), self.slots.len());
+                self.slots.push((key, head));
+                if let Some(w) = self.index.get_mut(at) {
+                    *w = index_word(hash, self.slots.len() - 1);
+                }
+                if self.slots.len() * 2 > self.index.len() {
+                    self.grow();
+                }
+            }
         }
     }
 
@@ -255,7 +260,7 @@ impl Heads {
                 at = (at + 1) & mask;
             }
             if let Some(w) = index.get_mut(at) {
-                *w = (hash >> PLACE_BITS << PLACE_BITS) | ((place as u64 + 1) & PLACE_MASK);
+                *w = index_word(hash, place);
             }
         }
         self.index = index;
@@ -265,16 +270,19 @@ impl Heads {
     fn absorb(&mut self, later: Heads) {
         for (k, h) in later.slots {
             let hash = self.hasher.hash_one(k.as_bytes());
-            match self.find(hash, k.as_bytes()) {
-                Ok(place) => {
-                    if let Some(slot) = self.slots.get_mut(place) {
-                        slot.1 = h;
-                    }
-                }
-                Err(at) => self.insert((hash, at), k, h),
-            }
+            self.set(hash, k, h);
         }
     }
+}
+
+/// The word of `index` for the case at `place` in `slots` whose id has `hash`.
+fn index_word(hash: u64, place: usize) -> u64 {
+    (hash >> PLACE_BITS << PLACE_BITS) | ((place as u64 + 1) & PLACE_MASK)
+}
+
+/// The slot of `recent` for an id's hash.
+fn recent_slot(hash: u64) -> usize {
+    (hash >> 32) as usize % RECENT
 }
 
 /// A case's first entry in a span after the first: checked at the join.
@@ -463,7 +471,7 @@ impl SpanAudit {
                 };
                 Ok(d)
             }
-            Err(place) => {
+            Err(hash) => {
                 if self.bounds.after_pos.is_none() {
                     link(None, e.seq, e.prev_hash).map_err(fail)?;
                 } else {
@@ -481,8 +489,8 @@ impl SpanAudit {
                 if e.hash != Some(d) {
                     return Err(fail(MODIFIED.into()));
                 }
-                self.heads.insert(
-                    place,
+                self.heads.set(
+                    hash,
                     CaseKey::of(e.case_id),
                     Head {
                         seq: e.seq,
@@ -891,9 +899,9 @@ mod tests {
                         assert_eq!(model.get(&name).map(|&(s, _)| s), Some(h.seq), "{name}");
                         *h = head(seq, tag);
                     }
-                    Err(place) => {
+                    Err(hash) => {
                         assert!(!model.contains_key(&name), "{name} was met");
-                        heads.insert(place, CaseKey::of(&name), head(seq, tag));
+                        heads.set(hash, CaseKey::of(&name), head(seq, tag));
                     }
                 }
                 model.insert(name, (seq, tag));
@@ -917,10 +925,10 @@ mod tests {
         let mut later = Heads::with_capacity(4);
         for (name, seq) in [("c1", 99), ("new-case", 1)] {
             let place = heads.entry(name).err();
-            let Err(p) = later.entry(name) else {
+            let Err(hash) = later.entry(name) else {
                 panic!("{name} is not in the later span yet")
             };
-            later.insert(p, CaseKey::of(name), head(seq, 7));
+            later.set(hash, CaseKey::of(name), head(seq, 7));
             assert_eq!(place.is_none(), name == "c1");
         }
         heads.absorb(later);
