@@ -251,13 +251,13 @@ pub async fn verify_db(
     }
 }
 
-/// Export entries, log and checkpoints as JSON Lines and text files.
 /// Leaves read (and, verifying an export, leaves fed) at a time.
 const EXPORT_PAGE: u64 = 50_000;
 
 /// Entries read at a time by an export: decoded, an entry takes a few kilobytes.
 const EXPORT_ENTRIES: usize = 5_000;
 
+/// Export entries, log and checkpoints as JSON Lines and text files.
 pub async fn export(store: &dyn Store, tenant: &str, out: &Path) -> Result<String, String> {
     std::fs::create_dir_all(out.join("checkpoints"))
         .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
