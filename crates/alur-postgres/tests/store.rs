@@ -408,21 +408,6 @@ async fn overdue_lists_open_cases_past_their_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn erased_payloads_leave_a_verifiable_chain() {
-    let url = require_pg!();
-    let schema = Schema::new(&url);
-    let store = schema.store().await;
-    let tpl = template(&store).await;
-    assert!(store.payload(TENANT, &tpl.id, 1).await.unwrap().is_some());
-    assert!(store.erase_payload(TENANT, &tpl.id, 1).await.unwrap());
-    assert!(!store.erase_payload(TENANT, &tpl.id, 1).await.unwrap());
-    assert!(store.payload(TENANT, &tpl.id, 1).await.unwrap().is_none());
-    let entries = store.entries(TENANT, &tpl.id).await.unwrap();
-    assert!(entries[0].payload_digest.is_some());
-    alur_core::audit::verify_chain(&entries).unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn definitions_are_shared_between_instances_that_register_them() {
     let url = require_pg!();
     let schema = Schema::new(&url);

@@ -45,15 +45,15 @@ async fn start(settings: Settings, failed_per_minute: u32) -> Desk {
     start_with_blobs(settings, failed_per_minute).await.0
 }
 
-/// A desk with its documents in memory, and the engine to look into.
-async fn start_with_blobs(
-    settings: Settings,
-    failed_per_minute: u32,
-) -> (
+/// A desk, its documents in memory, and the engine to look into.
+type Started = (
     Desk,
     Arc<MemoryBlobStore>,
     Arc<alur_core::Engine<MemoryStore>>,
-) {
+);
+
+/// A desk with its documents in memory, and the engine to look into.
+async fn start_with_blobs(settings: Settings, failed_per_minute: u32) -> Started {
     start_with_config(alur_testkit::kepri(), settings, failed_per_minute).await
 }
 
@@ -62,11 +62,7 @@ async fn start_with_config(
     config: alur_core::Config,
     settings: Settings,
     failed_per_minute: u32,
-) -> (
-    Desk,
-    Arc<MemoryBlobStore>,
-    Arc<alur_core::Engine<MemoryStore>>,
-) {
+) -> Started {
     let (engine, _clock) = alur_testkit::engine_with(config, MemoryStore::new()).await;
     let engine = Arc::new(engine);
     let blobs = Arc::new(MemoryBlobStore::new());
@@ -503,6 +499,14 @@ async fn citizens_submit_through_the_form() {
     assert_eq!(d.get("/layanan/nope/ajukan", &[]).await.status, 404);
 }
 
+/// The token of the letter a page links (`/surat/{token}`).
+fn letter_token(page: &Reply) -> String {
+    let marker = "href=\"/surat/";
+    let start = page.text.find(marker).expect("letter link") + marker.len();
+    let end = page.text[start..].find('"').expect("end");
+    page.text[start..start + end].to_owned()
+}
+
 /// Post the form of `action` on the page at `path` (the page's own CSRF token and version).
 async fn act_on_page(
     d: &Desk,
@@ -634,10 +638,7 @@ async fn applicants_complete_returned_files_and_letters_are_issued() {
         "{}",
         page.text
     );
-    let marker = "href=\"/surat/";
-    let start = page.text.find(marker).expect("letter link") + marker.len();
-    let end = page.text[start..].find('"').expect("end");
-    let token = page.text[start..start + end].to_owned();
+    let token = letter_token(&page);
 
     // The tracking page links the letter; the letter is the stored document; it verifies.
     let page = d.get(&track, &[]).await;
@@ -704,10 +705,7 @@ async fn letters_are_printed_on_the_configured_paper() {
             &[("alur_sesi", session.as_str())],
         )
         .await;
-    let marker = "href=\"/surat/";
-    let start = page.text.find(marker).expect("letter link") + marker.len();
-    let end = page.text[start..].find('"').expect("end");
-    let token = &page.text[start..start + end];
+    let token = letter_token(&page);
     let letter = d.get(&format!("/surat/{token}"), &[]).await;
     assert_eq!(letter.status, 200);
     assert!(
@@ -717,6 +715,7 @@ async fn letters_are_printed_on_the_configured_paper() {
     );
     assert!(!letter.text.contains("210mm 297mm"));
 }
+
 #[tokio::test]
 async fn a_failed_issue_leaves_the_letter_numbered() {
     let dir = tempfile::tempdir().expect("temp dir");
