@@ -627,6 +627,13 @@ pub fn describe(entry: &AuditEntry, config: &crate::model::Config) -> String {
             )
         }
         EventKind::LetterRevoked { number, .. } => format!("mencabut surat nomor {number}"),
+        EventKind::PersonalDataErased { seqs, legal_basis } => {
+            let list: Vec<String> = seqs.iter().map(u64::to_string).collect();
+            format!(
+                "menghapus data pribadi pada akhir masa retensi (isian langkah {}) berdasarkan {legal_basis}; sidiknya tetap tercatat",
+                list.join(", ")
+            )
+        }
         EventKind::DefinitionRegistered {
             service,
             version,
@@ -743,6 +750,38 @@ mod tests {
         insta::assert_snapshot!(e.hash);
     }
 
+    /// An erasure at the end of retention, after the sample entry.
+    fn erasure_entry() -> AuditEntry {
+        let first = sample();
+        let mut e = AuditEntry {
+            seq: 2,
+            event: EventKind::PersonalDataErased {
+                seqs: vec![1],
+                legal_basis: "UU 27/2022; Jadwal Retensi Arsip".into(),
+            },
+            actor: ActorRecord {
+                kind: "system".into(),
+                ..ActorRecord::default()
+            },
+            legal_basis: Some("UU 27/2022; Jadwal Retensi Arsip".into()),
+            at: "2031-03-17T02:00:00Z".parse().unwrap(),
+            due: None,
+            payload_digest: None,
+            prev_hash: first.hash.clone(),
+            ..first
+        };
+        e.hash = e.compute_hash();
+        e
+    }
+
+    /// Golden: an erasure entry is pinned like every other.
+    #[test]
+    fn erasure_encoding_is_pinned() {
+        let e = erasure_entry();
+        insta::assert_snapshot!(String::from_utf8(e.canonical()).unwrap());
+        insta::assert_snapshot!(e.hash);
+    }
+
     /// The fast path's canonical bytes equal the decoded entry's, for case and configuration
     /// entries, escapes, nanoseconds and missing parts.
     #[test]
@@ -757,6 +796,7 @@ mod tests {
         odd.legal_basis = Some("Pasal 53 UU 30/2014 \u{2013} \"fiktif positif\"".into());
         entries.push(odd);
         entries.push(configuration_entry());
+        entries.push(erasure_entry());
         for e in entries {
             let (event, actor) = (
                 serde_json::to_string(&e.event).unwrap(),

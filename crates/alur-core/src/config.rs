@@ -285,6 +285,7 @@ struct RawMain {
     storage: Option<RawStorage>,
     audit: Option<RawAudit>,
     letters: Option<RawLetters>,
+    retention: Option<RawRetention>,
     calendar: Option<alur_calendar::CalendarConfig>,
     #[serde(default)]
     unit: Vec<RawUnit>,
@@ -308,6 +309,12 @@ struct RawAudit {
     checkpoint_dir: Option<String>,
     checkpoint_webhook: Option<String>,
     checkpoint_key_env: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawRetention {
+    personal_data: Option<String>,
+    legal_basis: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -739,6 +746,60 @@ pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
         }
     }
 
+    // Retention of personal data.
+    let mut retention = None;
+    if let Some((fid, m)) = &main
+        && let Some(r) = &m.retention
+    {
+        let fid = *fid;
+        let period = match &r.personal_data {
+            Some(text) => match text.parse::<crate::model::RetentionPeriod>() {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    ctx.err(
+                        fid,
+                        "retention.personal_data",
+                        e,
+                        "write years, months or days after a case's last act, e.g. \"5 tahun\"",
+                    );
+                    None
+                }
+            },
+            None => {
+                ctx.err(
+                    fid,
+                    "retention",
+                    "[retention] has no personal_data period",
+                    "add personal_data = \"5 tahun\" (the archive retention schedule's period), or remove the section to keep personal data",
+                );
+                None
+            }
+        };
+        let basis = match r.legal_basis.as_deref().map(str::trim) {
+            Some(b) if !b.is_empty() => Some(b.to_owned()),
+            _ => {
+                let key = if r.legal_basis.is_some() {
+                    "retention.legal_basis"
+                } else {
+                    "retention"
+                };
+                ctx.err(
+                    fid,
+                    key,
+                    "[retention] has no legal basis",
+                    "add legal_basis naming the retention schedule (JRA) and UU 27/2022; every erasure records it",
+                );
+                None
+            }
+        };
+        if let (Some(personal_data), Some(legal_basis)) = (period, basis) {
+            retention = Some(crate::model::Retention {
+                personal_data,
+                legal_basis,
+            });
+        }
+    }
+
     // Roles.
     let mut roles: BTreeMap<String, Role> = BTreeMap::new();
     if let Some((fid, raw)) = &raw_roles {
@@ -1162,6 +1223,7 @@ pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
         storage_url: main.storage.map(|s| s.url),
         audit,
         letters,
+        retention,
         roles,
         officers,
         mandates,

@@ -264,6 +264,17 @@ pub enum Command {
         /// The signer's name, NIP and position (stored apart, under the entry's digest).
         payload: Payload,
     },
+    /// Erase the personal payloads of a closed case at the end of their retention (system only,
+    /// see [`crate::Engine::erase_expired`]): recorded in the case's chain, and the store
+    /// deletes the payloads named in the same transaction.
+    ErasePersonalData {
+        /// The retention rule's legal basis, recorded with the decision.
+        legal_basis: String,
+        /// Sequence numbers of the entries whose payloads go.
+        seqs: Vec<u64>,
+        /// The retention cutoff: the case's last change must be before it.
+        changed_before: Timestamp,
+    },
     /// Revoke an issued letter (reason in `payload.reason`, required).
     RevokeLetter {
         /// Who revokes.
@@ -292,7 +303,7 @@ impl Command {
             | Self::Rate { actor, .. }
             | Self::IssueLetter { actor, .. }
             | Self::RevokeLetter { actor, .. } => actor.clone(),
-            Self::Fire { .. } | Self::Recompute => Actor::System,
+            Self::Fire { .. } | Self::Recompute | Self::ErasePersonalData { .. } => Actor::System,
         }
     }
 
@@ -309,7 +320,8 @@ impl Command {
             | Self::Assign { .. }
             | Self::Fire { .. }
             | Self::Recompute
-            | Self::Rate { .. } => None,
+            | Self::Rate { .. }
+            | Self::ErasePersonalData { .. } => None,
         }
     }
 }
@@ -473,6 +485,15 @@ pub enum EventKind {
         number: String,
         /// SHA-256 of its verification token.
         token_sha256: String,
+    },
+    /// The personal payloads of these entries were erased at the end of their retention (the
+    /// entries keep their digests, so the chain and the log still verify). A store deletes the
+    /// payloads named in the transaction that records this.
+    PersonalDataErased {
+        /// Sequence numbers of the entries whose payloads were erased, ascending.
+        seqs: Vec<u64>,
+        /// The retention rule's legal basis.
+        legal_basis: String,
     },
 }
 
@@ -1002,6 +1023,55 @@ pub fn decide(
                 due: None,
             }])
         }
+        (
+            Command::ErasePersonalData {
+                legal_basis,
+                seqs,
+                changed_before,
+            },
+            Some(case),
+        ) => {
+            if case.status.is_open() {
+                return Err(refuse(
+                    RefusalKind::InvalidTransition,
+                    "personal data is erased only from closed cases",
+                ));
+            }
+            if case.updated_at >= *changed_before {
+                return Err(refuse(
+                    RefusalKind::InvalidTransition,
+                    format!(
+                        "the retention period has not ended: the case last changed at {}",
+                        case.updated_at
+                    ),
+                ));
+            }
+            if legal_basis.trim().is_empty() {
+                return Err(refuse(
+                    RefusalKind::Invalid,
+                    "an erasure needs the retention rule's legal basis",
+                ));
+            }
+            if seqs.is_empty()
+                || seqs.windows(2).any(|w| w[0] >= w[1])
+                || seqs.iter().any(|&s| s == 0 || s > case.version)
+            {
+                return Err(refuse(
+                    RefusalKind::Invalid,
+                    "an erasure names entries of the case, ascending, at least one",
+                ));
+            }
+            Ok(vec![Event {
+                kind: EventKind::PersonalDataErased {
+                    seqs: seqs.clone(),
+                    legal_basis: legal_basis.clone(),
+                },
+                actor: system_record(),
+                at: now,
+                has_payload: false,
+                due: None,
+            }])
+        }
         (command, Some(case)) => {
             let Status::Open(step_id) = &case.status else {
                 return Err(refuse(RefusalKind::InvalidTransition, "the case is closed"));
@@ -1306,12 +1376,13 @@ fn decide_open(
                 due: Some(due),
             }])
         }
-        Command::Rate { .. } | Command::IssueLetter { .. } | Command::RevokeLetter { .. } => {
-            Err(refuse(
-                RefusalKind::InvalidTransition,
-                "the case is still open: ratings and letters come after completion",
-            ))
-        }
+        Command::Rate { .. }
+        | Command::IssueLetter { .. }
+        | Command::RevokeLetter { .. }
+        | Command::ErasePersonalData { .. } => Err(refuse(
+            RefusalKind::InvalidTransition,
+            "the case is still open: ratings and letters come after completion",
+        )),
     }
 }
 
@@ -1720,7 +1791,8 @@ pub fn apply(
                 }
                 EventKind::Reminded { .. }
                 | EventKind::StepBreached { .. }
-                | EventKind::DeadlineRecomputed => {}
+                | EventKind::DeadlineRecomputed
+                | EventKind::PersonalDataErased { .. } => {}
                 EventKind::Breached { reassigned_to, .. } => {
                     case.breached = true;
                     if let Some(o) = reassigned_to {

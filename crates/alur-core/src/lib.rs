@@ -36,6 +36,8 @@ pub use error::{Error, ErrorKind};
 pub use memory::MemoryStore;
 pub use model::{Config, ServiceDefinition};
 pub use pseudonym::{Nik, PersonRef, Pseudonymizer};
-pub use runtime::{Clock, Engine, ManualClock, Submission, SystemClock};
+pub use runtime::{
+    Clock, Engine, ErasureReport, ManualClock, Submission, SystemClock, past_retention,
+};
 pub use scheduler::Scheduler;
 pub use store::Store;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use tokio::sync::Mutex;
 
 use crate::audit::AuditEntry;
-use crate::engine::{Case, Payload};
+use crate::engine::{Case, EventKind, Payload};
 use crate::letter::{Letter, LetterOp, LetterStatus};
 use crate::model::ServiceDefinition;
 use crate::region::code_within;
@@ -316,10 +316,20 @@ impl Store for MemoryStore {
             ten.commit_order
                 .push((e.case_id.clone(), e.seq, e.hash.clone()));
         }
-        ten.entries.entry(id.clone()).or_default().extend(t.entries);
         for p in t.payloads {
             ten.payloads.insert((p.case_id, p.seq), p.payload);
         }
+        // An erasure's entry deletes the payloads it names (as the SQL stores' triggers do).
+        for e in &t.entries {
+            if let (EventKind::PersonalDataErased { seqs, .. }, Some(_)) =
+                (&e.event, &e.legal_basis)
+            {
+                for seq in seqs {
+                    ten.payloads.remove(&(e.case_id.clone(), *seq));
+                }
+            }
+        }
+        ten.entries.entry(id.clone()).or_default().extend(t.entries);
         ten.outbox.extend(t.outbox);
         let timers = ten.timers.entry(id.clone()).or_default();
         if t.replace_timers {
@@ -385,6 +395,38 @@ impl Store for MemoryStore {
             .get_mut(tenant)
             .and_then(|t| t.payloads.remove(&(case_id.to_owned(), seq)))
             .is_some())
+    }
+
+    async fn erasable(
+        &self,
+        tenant: &str,
+        changed_before: jiff::Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u64>)>, StoreError> {
+        let guard = self.tenants.lock().await;
+        let Some(ten) = guard.get(tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut held: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for (case_id, seq) in ten.payloads.keys() {
+            let past = ten.cases.get(case_id).is_some_and(|c| {
+                !c.status.is_open()
+                    && c.updated_at < changed_before
+                    && after.is_none_or(|a| case_id.as_str() > a)
+            });
+            if past {
+                held.entry(case_id).or_default().push(*seq);
+            }
+        }
+        Ok(held
+            .into_iter()
+            .take(if limit == 0 { 100 } else { limit })
+            .map(|(c, mut seqs)| {
+                seqs.sort_unstable();
+                (c.to_owned(), seqs)
+            })
+            .collect())
     }
 
     async fn idempotency(

@@ -503,6 +503,78 @@ impl Default for AuditSettings {
     }
 }
 
+/// How long personal data is kept after a case's last act (`[retention]`, following the
+/// archive retention schedule, JRA) and the legal basis each erasure records (UU PDP 27/2022:
+/// personal data is erased at the end of its retention).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// The period after a closed case's last change.
+    pub personal_data: RetentionPeriod,
+    /// Recorded in each erasure's audit entry.
+    pub legal_basis: String,
+}
+
+/// A retention period in calendar years, months or days (`"5 tahun"`, `"18 bulan"`,
+/// `"90 hari"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionPeriod {
+    /// Calendar years.
+    Years(u16),
+    /// Calendar months.
+    Months(u16),
+    /// Calendar days.
+    Days(u16),
+}
+
+impl RetentionPeriod {
+    /// The instant this period before `now` (calendar arithmetic in UTC); `None` when that
+    /// falls before the earliest representable time.
+    pub fn before(self, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+        let span = match self {
+            Self::Years(n) => jiff::Span::new().try_years(n).ok()?,
+            Self::Months(n) => jiff::Span::new().try_months(n).ok()?,
+            Self::Days(n) => jiff::Span::new().try_days(n).ok()?,
+        };
+        let utc = jiff::tz::TimeZone::UTC;
+        let earlier = utc.to_datetime(now).checked_sub(span).ok()?;
+        utc.to_timestamp(earlier).ok()
+    }
+}
+
+impl std::fmt::Display for RetentionPeriod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Years(n) => write!(f, "{n} tahun"),
+            Self::Months(n) => write!(f, "{n} bulan"),
+            Self::Days(n) => write!(f, "{n} hari"),
+        }
+    }
+}
+
+impl std::str::FromStr for RetentionPeriod {
+    type Err = String;
+
+    /// `"<n> tahun|bulan|hari"` (or `years|months|days`), n at least 1.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut words = text.split_whitespace();
+        let (Some(n), Some(unit), None) = (words.next(), words.next(), words.next()) else {
+            return Err(format!("`{text}` is not a number and a unit"));
+        };
+        let n: u16 = n
+            .parse()
+            .map_err(|_| format!("`{n}` is not a whole number up to 65535"))?;
+        if n == 0 {
+            return Err("the period must be longer than zero".into());
+        }
+        match unit.to_lowercase().as_str() {
+            "tahun" | "year" | "years" => Ok(Self::Years(n)),
+            "bulan" | "month" | "months" => Ok(Self::Months(n)),
+            "hari" | "day" | "days" => Ok(Self::Days(n)),
+            other => Err(format!("unknown unit `{other}`")),
+        }
+    }
+}
+
 /// What a letter series counts separately (`[letters] series`): every series restarts at 1 each
 /// year at every unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -607,6 +679,8 @@ pub struct Config {
     pub audit: AuditSettings,
     /// Letter numbering and verification (`[letters]`).
     pub letters: LetterSettings,
+    /// Erasure of personal data at the end of its retention (`[retention]`); `None`: kept.
+    pub retention: Option<Retention>,
     /// Roles by id.
     pub roles: BTreeMap<String, Role>,
     /// Officers by id.
@@ -650,5 +724,56 @@ impl Config {
             Some(list) => list.iter().any(|s| s == &service.id),
             None => true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RetentionPeriod;
+
+    #[test]
+    fn retention_periods_parse_print_and_count_back_on_the_calendar() {
+        for (text, period, shown) in [
+            ("5 tahun", RetentionPeriod::Years(5), "5 tahun"),
+            ("18 Bulan", RetentionPeriod::Months(18), "18 bulan"),
+            ("90 hari", RetentionPeriod::Days(90), "90 hari"),
+            ("2 years", RetentionPeriod::Years(2), "2 tahun"),
+            (" 1  month ", RetentionPeriod::Months(1), "1 bulan"),
+        ] {
+            assert_eq!(text.parse::<RetentionPeriod>(), Ok(period), "{text}");
+            assert_eq!(period.to_string(), shown);
+        }
+        for bad in [
+            "",
+            "5",
+            "tahun",
+            "0 tahun",
+            "-1 tahun",
+            "5 windu",
+            "5 tahun lagi",
+            "70000 hari",
+        ] {
+            assert!(bad.parse::<RetentionPeriod>().is_err(), "{bad}");
+        }
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        let now = at("2031-03-31T10:00:00Z");
+        assert_eq!(
+            RetentionPeriod::Years(5).before(now),
+            Some(at("2026-03-31T10:00:00Z"))
+        );
+        // Calendar months: 31 March less one month is the last day of February.
+        assert_eq!(
+            RetentionPeriod::Months(1).before(now),
+            Some(at("2031-02-28T10:00:00Z"))
+        );
+        assert_eq!(
+            RetentionPeriod::Days(31).before(now),
+            Some(at("2031-02-28T10:00:00Z"))
+        );
+        assert_eq!(
+            RetentionPeriod::Years(20_000).before(now),
+            None,
+            "before the earliest time"
+        );
     }
 }

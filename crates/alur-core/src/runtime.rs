@@ -11,7 +11,7 @@ use crate::audit::{AuditEntry, GENESIS};
 use crate::calendars::Calendars;
 use crate::engine::{self, Actor, ActorRecord, Case, Command, Context, Event, EventKind, Payload};
 use crate::error::{Error, ErrorKind};
-use crate::model::{Config, Outcome, ServiceDefinition, StepKind};
+use crate::model::{Config, Outcome, Retention, ServiceDefinition, StepKind};
 use crate::pseudonym::{PersonRef, Pseudonymizer};
 use crate::region::{self, RegionIndex};
 use crate::store::*;
@@ -116,6 +116,71 @@ pub struct RecomputeReport {
     pub open: usize,
     /// Cases whose deadlines changed (each recorded in its audit chain).
     pub changed: usize,
+}
+
+/// Result of erasing personal data at the end of its retention ([`Engine::erase_expired`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErasureReport {
+    /// Cases last changed before this are past their retention.
+    pub cutoff: Timestamp,
+    /// Cases whose payloads were erased (or, for [`past_retention`], would be).
+    pub cases: usize,
+    /// Payloads erased (or that would be).
+    pub payloads: usize,
+    /// Cases left as they were, with why (changed since listed, or erased by another run).
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Cases listed per page by [`Engine::erase_expired`] and [`past_retention`].
+const ERASE_PAGE: usize = 200;
+
+fn no_retention() -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        "no retention period is configured: add a [retention] section with personal_data \
+         (e.g. \"5 tahun\") and legal_basis to alur.toml",
+    )
+}
+
+/// Cases last changed before the returned instant are past `retention` at `now`.
+pub fn retention_cutoff(retention: &Retention, now: Timestamp) -> Result<Timestamp, Error> {
+    retention.personal_data.before(now).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "the retention period {} reaches before the earliest representable time",
+                retention.personal_data
+            ),
+        )
+    })
+}
+
+/// What [`Engine::erase_expired`] would erase at `now`, read only (no engine, no write): the
+/// report's cases and payloads, nothing skipped.
+pub async fn past_retention<S: Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    retention: &Retention,
+    now: Timestamp,
+) -> Result<ErasureReport, Error> {
+    let cutoff = retention_cutoff(retention, now)?;
+    let mut report = ErasureReport {
+        cutoff,
+        ..ErasureReport::default()
+    };
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .erasable(tenant, cutoff, after.as_deref(), ERASE_PAGE)
+            .await?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = Some(last.clone());
+        report.cases += page.len();
+        report.payloads += page.iter().map(|(_, seqs)| seqs.len()).sum::<usize>();
+    }
+    Ok(report)
 }
 
 /// The engine runtime over a store.
@@ -376,10 +441,12 @@ impl<S: Store> Engine<S> {
                 ErrorKind::InvalidInput,
                 "use Engine::submit for submissions",
             )),
-            Command::Fire { .. } | Command::Recompute => Err(Error::new(
-                ErrorKind::Forbidden,
-                "timer and recompute commands are issued by the engine itself",
-            )),
+            Command::Fire { .. } | Command::Recompute | Command::ErasePersonalData { .. } => {
+                Err(Error::new(
+                    ErrorKind::Forbidden,
+                    "timer, recompute and erasure commands are issued by the engine itself",
+                ))
+            }
             Command::IssueLetter { .. } | Command::RevokeLetter { .. } => Err(Error::new(
                 ErrorKind::InvalidInput,
                 "use Engine::issue_letter and Engine::revoke_letter for letters",
@@ -443,6 +510,61 @@ impl<S: Store> Engine<S> {
         Ok(report)
     }
 
+    /// Erase the personal payloads of every closed case whose last change is older than the
+    /// `[retention]` period (UU PDP 27/2022: personal data is erased at the end of its
+    /// retention). Each case's erasure is one transition: an entry in its chain, by the
+    /// system, with the retention rule's legal basis and the entries whose payloads go; the
+    /// store deletes those payloads in the same transaction, and the entries keep their
+    /// digests, so every chain and the tenant log still verify. ([`past_retention`] counts
+    /// the same cases without an engine and without writing.)
+    ///
+    /// A case that changed since it was listed, or that another run erased first, is skipped
+    /// and reported; any other error stops the run (what was erased stays erased and recorded).
+    pub async fn erase_expired(&self) -> Result<ErasureReport, Error> {
+        let retention = self.config.retention.as_ref().ok_or_else(no_retention)?;
+        let cutoff = retention_cutoff(retention, self.clock.now())?;
+        let tenant = &self.config.tenant.id;
+        let mut report = ErasureReport {
+            cutoff,
+            ..ErasureReport::default()
+        };
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .erasable(tenant, cutoff, after.as_deref(), ERASE_PAGE)
+                .await?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = Some(last.clone());
+            for (case_id, seqs) in page {
+                let n = seqs.len();
+                let cmd = Command::ErasePersonalData {
+                    legal_basis: retention.legal_basis.clone(),
+                    seqs,
+                    changed_before: cutoff,
+                };
+                match self.run(&case_id, cmd, None, None).await {
+                    Ok(_) => {
+                        report.cases += 1;
+                        report.payloads += n;
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            ErrorKind::InvalidTransition | ErrorKind::Conflict
+                        ) =>
+                    {
+                        report.skipped.push((case_id, e.message().to_owned()));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(report)
+    }
+
     fn command_digest(command: &Command) -> String {
         // The case id of a submission is chosen per call; leave it out so retries match.
         let mut c = command.clone();
@@ -477,7 +599,10 @@ impl<S: Store> Engine<S> {
         {
             return Ok(first);
         }
-        let system = matches!(command, Command::Fire { .. } | Command::Recompute);
+        let system = matches!(
+            command,
+            Command::Fire { .. } | Command::Recompute | Command::ErasePersonalData { .. }
+        );
         let retryable = !matches!(command, Command::Act { .. } | Command::Submit { .. })
             && fired_timer.is_none();
         let mut attempt = 0;
@@ -589,6 +714,7 @@ impl<S: Store> Engine<S> {
             Command::Rate { .. } => "rate",
             Command::IssueLetter { .. } => "issue-letter",
             Command::RevokeLetter { .. } => "revoke-letter",
+            Command::ErasePersonalData { .. } => "erase-personal-data",
         };
         // Recording a denial must not turn the refusal into a different error.
         let _ = self
@@ -661,7 +787,8 @@ impl<S: Store> Engine<S> {
                 _ => None,
             };
             let legal_basis = match &ev.kind {
-                EventKind::DeemedApproved { legal_basis, .. } => Some(legal_basis.clone()),
+                EventKind::DeemedApproved { legal_basis, .. }
+                | EventKind::PersonalDataErased { legal_basis, .. } => Some(legal_basis.clone()),
                 _ => None,
             };
             let mut entry = AuditEntry {

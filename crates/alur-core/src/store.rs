@@ -361,6 +361,9 @@ pub trait Store: Send + Sync + 'static {
     /// - `fired_timer` names a timer that no longer exists: `Conflict` and nothing written (a
     ///   timer fires at most once).
     /// - `replace_timers` drops the case's pending timers before inserting `timers`.
+    /// - An entry recording [`crate::engine::EventKind::PersonalDataErased`] (with a legal basis) deletes the
+    ///   case's payloads of the sequence numbers it names, in the same transaction: an erasure
+    ///   is never recorded without being done, nor done through a transition without its record.
     /// - On success the case, entries, payloads, outbox messages, timers and idempotency record
     ///   are all visible; on any error none is.
     async fn commit(&self, t: Transition) -> Result<(), StoreError>;
@@ -435,6 +438,27 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::new(
             StoreErrorKind::Other,
             "this store cannot erase payloads",
+        ))
+    }
+
+    /// Closed cases past their retention: those last changed before `changed_before` that
+    /// still hold personal payloads, each with the sequence numbers of its payloads.
+    ///
+    /// # Behavior
+    /// - Only closed cases with `updated_at < changed_before` and at least one payload.
+    /// - Ordered by case id, only ids after `after`, at most `limit` cases (0 = 100).
+    /// - Each case's sequence numbers ascending.
+    async fn erasable(
+        &self,
+        tenant: &str,
+        changed_before: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u64>)>, StoreError> {
+        let _ = (tenant, changed_before, after, limit);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store cannot list payloads past their retention",
         ))
     }
 
@@ -910,6 +934,16 @@ macro_rules! forward_store {
         seq: u64,
     ) -> Result<bool, StoreError> {
         (**self).erase_payload(tenant, case_id, seq).await
+    }
+
+    async fn erasable(
+        &self,
+        tenant: &str,
+        changed_before: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u64>)>, StoreError> {
+        (**self).erasable(tenant, changed_before, after, limit).await
     }
 
     async fn idempotency(

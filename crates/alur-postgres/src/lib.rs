@@ -1078,6 +1078,34 @@ impl Store for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn erasable(
+        &self,
+        tenant: &str,
+        changed_before: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u64>)>, StoreError> {
+        let limit = i64::try_from(if limit == 0 { 100 } else { limit }).unwrap_or(i64::MAX);
+        let rows: Vec<(String, i64)> = sqlx::query_as(sql::ERASABLE)
+            .bind(tenant)
+            .bind(after.unwrap_or(""))
+            .bind(ns(changed_before)?)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error::map)?;
+        let mut out: Vec<(String, Vec<u64>)> = Vec::new();
+        for (case_id, seq) in rows {
+            let seq = u64::try_from(seq)
+                .map_err(|e| corrupt(format!("payload sequence number {seq}: {e}")))?;
+            match out.last_mut() {
+                Some((c, seqs)) if *c == case_id => seqs.push(seq),
+                _ => out.push((case_id, vec![seq])),
+            }
+        }
+        Ok(out)
+    }
+
     async fn idempotency(
         &self,
         tenant: &str,

@@ -291,6 +291,19 @@ SELECT seq, hash FROM audit_entries WHERE tenant = $1 AND case_id = $2 ORDER BY 
 pub(crate) const PAYLOAD: &str =
     "SELECT body::text FROM payloads WHERE tenant = $1 AND case_id = $2 AND seq = $3";
 
+/// Closed cases last changed before `$3` that still hold payloads (after id `$2`, at most `$4`),
+/// with the sequence numbers of their payloads. One pass over the tenant's cases in id order.
+pub(crate) const ERASABLE: &str = "
+WITH c AS (
+    SELECT id FROM cases AS c
+    WHERE tenant = $1 AND id > $2 AND NOT is_open AND updated_ns < $3
+      AND EXISTS (SELECT 1 FROM payloads AS p WHERE p.tenant = $1 AND p.case_id = c.id)
+    ORDER BY id
+    LIMIT $4
+)
+SELECT p.case_id, p.seq FROM c JOIN payloads AS p ON p.tenant = $1 AND p.case_id = c.id
+ORDER BY p.case_id, p.seq";
+
 pub(crate) const ERASE_PAYLOAD: &str =
     "DELETE FROM payloads WHERE tenant = $1 AND case_id = $2 AND seq = $3";
 

@@ -882,6 +882,44 @@ impl Store for SqliteStore {
         Ok(!erased.is_empty())
     }
 
+    /// One pass over the tenant's cases in id order (no index serves a job run this rarely;
+    /// one on the closed cases' last change would cost every closing transition).
+    async fn erasable(
+        &self,
+        tenant: &str,
+        changed_before: Timestamp,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u64>)>, StoreError> {
+        let limit = limit_param(if limit == 0 { 100 } else { limit });
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "WITH c AS (SELECT id FROM cases AS c \
+                         WHERE tenant = ?1 AND id > ?2 AND is_open = 0 AND updated_at < ?3 \
+                           AND EXISTS (SELECT 1 FROM payloads AS p \
+                                        WHERE p.tenant = ?1 AND p.case_id = c.id) \
+                         ORDER BY id LIMIT ?4) \
+             SELECT p.case_id, p.seq FROM c JOIN payloads AS p \
+                 ON p.tenant = ?1 AND p.case_id = c.id \
+              ORDER BY p.case_id, p.seq",
+        )
+        .bind(tenant)
+        .bind(after.unwrap_or(""))
+        .bind(ts(changed_before)?)
+        .bind(limit)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| map(&e))?;
+        let mut out: Vec<(String, Vec<u64>)> = Vec::new();
+        for (case_id, seq) in rows {
+            let seq = u64::try_from(seq).map_err(|e| corrupt("payload sequence number", e))?;
+            match out.last_mut() {
+                Some((c, seqs)) if *c == case_id => seqs.push(seq),
+                _ => out.push((case_id, vec![seq])),
+            }
+        }
+        Ok(out)
+    }
+
     async fn idempotency(
         &self,
         tenant: &str,

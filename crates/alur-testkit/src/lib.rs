@@ -124,11 +124,12 @@ where
     duplicate_idempotency_key_writes_nothing(make().await).await;
     payloads_are_apart_and_optional(make().await).await;
     payloads_are_erasable(make().await).await;
+    expired_personal_data_is_erased_on_record(make().await).await;
     inbox_filters_and_orders(make().await).await;
     search_filters(make().await).await;
     denials_are_recorded(make().await).await;
     concurrent_commits_on_one_case(make().await).await;
-    let mut n = 11;
+    let mut n = 12;
     if make().await.capabilities().tenant_log {
         configuration_chain_appends(make().await).await;
         leaf_pages_are_the_leaves(make().await).await;
@@ -542,6 +543,181 @@ pub async fn payloads_are_erasable<S: Store>(store: S) {
         .unwrap();
     // The two cases and the tenant's configuration chain.
     assert_eq!(summary.cases, 3, "{summary:?}");
+}
+
+/// Erasure at the end of retention (`Engine::erase_expired`, `Store::erasable`): only closed
+/// cases past the period are listed and erased; each erasure is an entry in the case's chain
+/// with the legal basis, and the store deletes exactly the payloads it names in the same
+/// transaction (a stale one deletes nothing); chains, the audit and replay still hold.
+pub async fn expired_personal_data_is_erased_on_record<S: Store>(store: S) {
+    use alur_core::engine::EventKind;
+    use alur_core::model::{Retention, RetentionPeriod};
+    const BASIS: &str = "UU 27/2022 tentang Pelindungan Data Pribadi; Jadwal Retensi Arsip";
+    let mut config = kepri();
+    config.retention = Some(Retention {
+        personal_data: RetentionPeriod::Days(30),
+        legal_basis: BASIS.into(),
+    });
+    let (e, clock) = engine_with(config, store).await;
+    let reject = |c: &Case| act(c, "baloi-operator", "tolak");
+    // Closed at the start, with two payloads (submission, rejection).
+    let old = e.submit(domisili(30), None).await.unwrap();
+    let old = e.execute(&old.id, reject(&old), None).await.unwrap();
+    assert!(!old.status.is_open());
+    // Open: never erased.
+    let open = e.submit(domisili(31), None).await.unwrap();
+    // Closed twenty days later.
+    clock.advance(jiff::SignedDuration::from_hours(20 * 24));
+    let recent = e.submit(domisili(32), None).await.unwrap();
+    let recent = e.execute(&recent.id, reject(&recent), None).await.unwrap();
+    clock.advance(jiff::SignedDuration::from_hours(11 * 24));
+    let store = e.store();
+    let cutoff = ts("2026-03-18T02:00:00Z");
+    let listed = store.erasable(TENANT, cutoff, None, 0).await.unwrap();
+    assert_eq!(listed, vec![(old.id.clone(), vec![1, 2])]);
+    assert!(
+        store
+            .erasable("lain", cutoff, None, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .erasable(TENANT, cutoff, Some(&old.id), 0)
+            .await
+            .unwrap()
+            .is_empty(),
+        "ids after the cursor only"
+    );
+    let later = ts("2026-04-30T00:00:00Z");
+    let both = store.erasable(TENANT, later, None, 0).await.unwrap();
+    let mut want = vec![
+        (old.id.clone(), vec![1, 2]),
+        (recent.id.clone(), vec![1, 2]),
+    ];
+    want.sort();
+    assert_eq!(both, want, "ordered by case id");
+    assert_eq!(
+        store.erasable(TENANT, later, None, 1).await.unwrap().len(),
+        1
+    );
+
+    let before = store.entries(TENANT, &old.id).await.unwrap();
+    let retention = e.config().retention.clone().unwrap();
+    let dry = alur_core::past_retention(store, TENANT, &retention, clock.now())
+        .await
+        .unwrap();
+    assert_eq!((dry.cases, dry.payloads), (1, 2));
+    assert_eq!(dry.cutoff, ts("2026-03-18T02:00:00Z"));
+    assert_eq!(store.entries(TENANT, &old.id).await.unwrap(), before);
+    assert!(store.payload(TENANT, &old.id, 1).await.unwrap().is_some());
+
+    let done = e.erase_expired().await.unwrap();
+    assert_eq!((done.cases, done.payloads), (1, 2), "{:?}", done.skipped);
+    assert!(done.skipped.is_empty());
+    for seq in 1..=2 {
+        assert!(store.payload(TENANT, &old.id, seq).await.unwrap().is_none());
+    }
+    for (case, seq) in [(&open.id, 1), (&recent.id, 1), (&recent.id, 2)] {
+        assert!(store.payload(TENANT, case, seq).await.unwrap().is_some());
+    }
+    let entries = store.entries(TENANT, &old.id).await.unwrap();
+    assert_eq!(entries[..2], before[..], "earlier entries untouched");
+    let last = &entries[2];
+    assert_eq!(
+        last.event,
+        EventKind::PersonalDataErased {
+            seqs: vec![1, 2],
+            legal_basis: BASIS.into()
+        }
+    );
+    assert_eq!(last.legal_basis.as_deref(), Some(BASIS));
+    assert_eq!(last.actor.kind, "system");
+    assert!(last.payload_digest.is_none());
+    alur_core::audit::verify_chain(&entries).unwrap();
+    let case = e.case(&old.id).await.unwrap().unwrap();
+    assert_eq!((case.version, &case.status), (3, &old.status));
+    let def = e.service(&case.service).unwrap();
+    let events: Vec<_> = entries.iter().map(|x| x.to_event()).collect();
+    let regions = alur_core::region::RegionIndex::embedded().unwrap();
+    let rebuilt = alur_core::engine::replay(def, regions, &case.id, TENANT, &events).unwrap();
+    assert_eq!(
+        rebuilt.as_ref(),
+        Some(&case),
+        "replay rebuilds the erased case"
+    );
+    // Nothing left to erase; a second run records nothing.
+    let again = e.erase_expired().await.unwrap();
+    assert_eq!((again.cases, again.payloads), (0, 0));
+    assert_eq!(store.entries(TENANT, &old.id).await.unwrap().len(), 3);
+
+    // A stale erasure (the case moved on) is a conflict and deletes nothing.
+    let (head_seq, head_hash) = store.head(TENANT, &recent.id).await.unwrap().unwrap();
+    let mut entry = store.entries(TENANT, &recent.id).await.unwrap()[0].clone();
+    entry.seq = head_seq + 1;
+    entry.event = EventKind::PersonalDataErased {
+        seqs: vec![1, 2],
+        legal_basis: BASIS.into(),
+    };
+    entry.actor = alur_core::engine::ActorRecord {
+        kind: "system".into(),
+        ..Default::default()
+    };
+    entry.legal_basis = Some(BASIS.into());
+    entry.payload_digest = None;
+    entry.prev_hash = head_hash;
+    entry.hash = entry.compute_hash();
+    let mut moved = recent.clone();
+    moved.version += 1;
+    let t = alur_core::store::Transition {
+        tenant: TENANT.into(),
+        case: moved,
+        expected_version: recent.version - 1,
+        entries: vec![entry],
+        payloads: vec![],
+        outbox: vec![],
+        timers: vec![],
+        replace_timers: false,
+        idempotency: None,
+        fired_timer: None,
+        letter: None,
+    };
+    assert_eq!(
+        store.commit(t).await.unwrap_err().kind,
+        StoreErrorKind::Conflict
+    );
+    assert!(
+        store
+            .payload(TENANT, &recent.id, 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .payload(TENANT, &recent.id, 2)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The engine refuses an erasure inside the retention period and by anyone but itself.
+    let cmd = Command::ErasePersonalData {
+        legal_basis: BASIS.into(),
+        seqs: vec![1],
+        changed_before: cutoff,
+    };
+    assert_eq!(
+        e.execute(&recent.id, cmd, None).await.unwrap_err().kind(),
+        alur_core::ErrorKind::Forbidden
+    );
+    let summary = alur_core::tlog::verify_store(store, TENANT, None, None, false, |_| {})
+        .await
+        .unwrap()
+        .unwrap();
+    // Three cases and the tenant's configuration chain.
+    assert_eq!(summary.cases, 4, "{summary:?}");
 }
 
 /// Inbox: only matching (role, unit) of open cases, oldest deadline first, limit respected.
