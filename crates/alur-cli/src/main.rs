@@ -86,6 +86,71 @@ enum OutboxCmd {
     },
 }
 
+async fn retention_cmd(cmd: RetentionCmd) -> Result<String, String> {
+    match cmd {
+        RetentionCmd::Erase {
+            config,
+            db,
+            dry_run,
+        } => {
+            let config = alur_core::load_dir(&config).map_err(|e| e.to_string())?;
+            let Some(retention) = config.retention.clone() else {
+                return Err(
+                    "tidak ada masa retensi: tambahkan bagian [retention] (personal_data, legal_basis) di alur.toml / no [retention] section in alur.toml"
+                        .into(),
+                );
+            };
+            let db = db
+                .or_else(|| config.storage_url.clone())
+                .unwrap_or_else(|| "sqlite://alur.db".into());
+            let store = stores::open(&db).await?;
+            let r = if dry_run {
+                // Read only: no engine (which records configuration changes) and no write.
+                alur_core::past_retention(
+                    &store,
+                    &config.tenant.id,
+                    &retention,
+                    jiff::Timestamp::now(),
+                )
+                .await
+                .map_err(|e| e.to_string())?
+            } else {
+                let pseudo =
+                    serve::pseudonymizer(std::path::Path::new("alur-pseudonym.key"), false)
+                        .map(|(p, _)| p)?;
+                let engine = alur_core::Engine::new(
+                    config,
+                    store,
+                    std::sync::Arc::new(alur_core::SystemClock),
+                    pseudo,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                engine.erase_expired().await.map_err(|e| e.to_string())?
+            };
+            let mut out = format!(
+                "Masa retensi data pribadi: {} setelah perubahan terakhir kasus yang telah selesai (sebelum {}).\nDasar hukum: {}\n",
+                retention.personal_data, r.cutoff, retention.legal_basis
+            );
+            if dry_run {
+                out.push_str(&format!(
+                    "Uji (tanpa perubahan): {} kasus, {} isian data pribadi akan dihapus.",
+                    r.cases, r.payloads
+                ));
+            } else {
+                out.push_str(&format!(
+                    "Dihapus: {} kasus, {} isian data pribadi; setiap penghapusan tercatat di rantai audit kasusnya.",
+                    r.cases, r.payloads
+                ));
+            }
+            for (case, why) in &r.skipped {
+                out.push_str(&format!("\nDilewati {case}: {why}"));
+            }
+            Ok(out)
+        }
+    }
+}
+
 async fn outbox_cmd(cmd: OutboxCmd) -> Result<String, String> {
     match cmd {
         OutboxCmd::Dead { db, tenant, limit } => {
@@ -249,6 +314,23 @@ enum AuditCmd {
 }
 
 #[derive(Subcommand)]
+enum RetentionCmd {
+    /// Erase the personal data of closed cases past the `[retention]` period; each erasure is
+    /// recorded in the case's audit chain with the legal basis, and the log still verifies.
+    Erase {
+        /// Configuration directory (tenant and `[retention]`).
+        #[arg(long, default_value = "examples/config/kepri")]
+        config: PathBuf,
+        /// Database URL (default: `[storage] url`, else sqlite://alur.db).
+        #[arg(long)]
+        db: Option<String>,
+        /// Only count what would be erased; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum AccountCmd {
     /// Add an account (password from ALUR_PASSWORD or standard input; stored as an argon2id hash).
     Add(serve::AccountAddArgs),
@@ -281,6 +363,11 @@ enum Cmd {
     Audit {
         #[command(subcommand)]
         command: AuditCmd,
+    },
+    /// Personal data at the end of its retention (UU PDP 27/2022): erase it, on record.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCmd,
     },
     /// Notification outbox: messages parked as dead, and retrying them by hand.
     Outbox {
@@ -574,6 +661,10 @@ fn main() -> ExitCode {
     match cli.command {
         Cmd::Audit { command } => match runtime() {
             Ok(rt) => report(rt.block_on(audit_cmd(command))),
+            Err(e) => report(Err(e)),
+        },
+        Cmd::Retention { command } => match runtime() {
+            Ok(rt) => report(rt.block_on(retention_cmd(command))),
             Err(e) => report(Err(e)),
         },
         Cmd::Outbox { command } => match runtime() {

@@ -1,0 +1,217 @@
+//! `alur retention erase` end to end on a real SQLite file: a simulated fortnight's closed cases
+//! are past a 30-day retention; a dry run counts them and changes nothing, the run erases their
+//! personal data with an entry in each case's chain, a second run finds nothing, and the whole
+//! log still verifies against a signed checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PSEUDONYM_KEY: &str = "2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a";
+
+fn alur(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_alur"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .env_remove("ALUR_CHECKPOINT_KEY")
+        .env("ALUR_PSEUDONYM_KEY", PSEUDONYM_KEY)
+        .env("TMPDIR", dir)
+        .output()
+        .expect("alur runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// The number before `word` in `text` (`"… 12 kasus …"`).
+fn count_before(text: &str, word: &str) -> usize {
+    let at = text
+        .find(word)
+        .unwrap_or_else(|| panic!("no `{word}` in {text}"));
+    text[..at]
+        .split_whitespace()
+        .last()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count before `{word}` in {text}"))
+}
+
+#[test]
+fn retention_erases_on_record_and_the_log_still_verifies() {
+    let dir = std::env::temp_dir().join(format!("alur-retention-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |n: &str| dir.join(n).display().to_string();
+    let db = format!("sqlite://{}", p("r.db"));
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/config/kepri");
+    let config: PathBuf = dir.join("config");
+    copy_dir(&example, &config);
+    let main = config.join("alur.toml");
+    let text = std::fs::read_to_string(&main).unwrap();
+    assert!(text.contains("personal_data = \"5 tahun\""));
+    std::fs::write(
+        &main,
+        text.replace("personal_data = \"5 tahun\"", "personal_data = \"30 hari\""),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+
+    let (ok, _, err) = alur(
+        &dir,
+        &[
+            "simulate",
+            "--db",
+            &db,
+            "--from",
+            "2026-03-02",
+            "--to",
+            "2026-03-13",
+            "--cases-per-year",
+            "5000",
+            "--seed",
+            "5",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = alur(
+        &dir,
+        &["audit", "export", "--db", &db, "--out", &p("before")],
+    );
+    assert!(ok, "{err}");
+    let entries_before = std::fs::read_to_string(p("before/entries.jsonl")).unwrap();
+
+    let (ok, out, err) = alur(
+        &dir,
+        &[
+            "retention",
+            "erase",
+            "--config",
+            &config,
+            "--db",
+            &db,
+            "--dry-run",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("Masa retensi data pribadi: 30 hari"), "{out}");
+    let would = count_before(&out, " kasus,");
+    assert!(would > 0, "closed simulated cases are past 30 days: {out}");
+    let (ok, _, err) = alur(&dir, &["audit", "export", "--db", &db, "--out", &p("dry")]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(p("dry/entries.jsonl")).unwrap(),
+        entries_before,
+        "a dry run changes nothing"
+    );
+
+    let (ok, out, err) = alur(
+        &dir,
+        &["retention", "erase", "--config", &config, "--db", &db],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("Dihapus:"), "{out}");
+    assert_eq!(count_before(&out, " kasus,"), would, "{out}");
+    let payloads = count_before(&out, " isian");
+    assert!(payloads >= would, "{out}");
+    assert!(!out.contains("Dilewati"), "{out}");
+
+    // Every erasure is an entry of its case's chain, after the entries that were there.
+    let (ok, _, err) = alur(
+        &dir,
+        &["audit", "export", "--db", &db, "--out", &p("after")],
+    );
+    assert!(ok, "{err}");
+    let entries_after = std::fs::read_to_string(p("after/entries.jsonl")).unwrap();
+    let erasures: Vec<&str> = entries_after
+        .lines()
+        .filter(|l| l.contains("\"personal_data_erased\""))
+        .collect();
+    assert_eq!(erasures.len(), would);
+    assert!(erasures.iter().all(|l| l.contains("UU 27/2022")));
+    for line in entries_before.lines() {
+        assert!(entries_after.contains(line), "an entry changed: {line}");
+    }
+
+    let (ok, out, err) = alur(
+        &dir,
+        &["retention", "erase", "--config", &config, "--db", &db],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(count_before(&out, " kasus,"), 0, "nothing left: {out}");
+
+    // The log, with the erasures, verifies against a signed checkpoint.
+    let (ok, out, err) = alur(
+        &dir,
+        &["audit", "keygen", "--name", "alur-test", "--out", &p("key")],
+    );
+    assert!(ok, "{err}");
+    let vkey = out
+        .lines()
+        .find_map(|l| l.split("verifier key (give this to auditors): ").nth(1))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (ok, _, err) = alur(
+        &dir,
+        &[
+            "audit",
+            "checkpoint",
+            "--db",
+            &db,
+            "--key-file",
+            &p("key"),
+            "--out",
+            &p("cps"),
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = alur(
+        &dir,
+        &[
+            "audit",
+            "verify",
+            "--db",
+            &db,
+            "--key",
+            &vkey,
+            "--checkpoint",
+            &p("cps/kepri/latest.txt"),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("OK:"), "{out}");
+
+    // Without a [retention] section the command says what to add.
+    let plain = dir.join("plain");
+    copy_dir(&example, &plain);
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            !l.starts_with("[retention]")
+                && !l.starts_with("personal_data")
+                && !l.starts_with("legal_basis")
+        })
+        .collect();
+    std::fs::write(plain.join("alur.toml"), kept.join("\n")).unwrap();
+    let plain = plain.display().to_string();
+    let (ok, _, err) = alur(
+        &dir,
+        &["retention", "erase", "--config", &plain, "--db", &db],
+    );
+    assert!(!ok);
+    assert!(err.contains("[retention]"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
