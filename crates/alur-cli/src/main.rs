@@ -261,6 +261,25 @@ enum AuditCmd {
         #[arg(long)]
         case: String,
     },
+    /// Whose personal data an officer (or applicant pseudonym) acted on in a period, for a
+    /// breach notice (UU PDP 27/2022): the cases, their data subjects and the acts.
+    Actor {
+        /// Database URL.
+        #[arg(long)]
+        db: String,
+        /// Configuration directory (tenant, time zone, names of officers, roles and steps).
+        #[arg(long, default_value = "examples/config/kepri")]
+        config: PathBuf,
+        /// Officer id or applicant pseudonym (`p:…`).
+        #[arg(long)]
+        actor: String,
+        /// From: a date (in the tenant's time zone) or an RFC 3339 time.
+        #[arg(long)]
+        from: String,
+        /// To: a date (included) or an RFC 3339 time (excluded).
+        #[arg(long)]
+        to: String,
+    },
     /// Append new entries to the tenant log, sign a checkpoint, keep it and export it.
     Checkpoint {
         /// Database URL.
@@ -520,6 +539,22 @@ async fn audit_cmd(cmd: AuditCmd) -> Result<String, String> {
             let config = alur_core::load_dir(&config).map_err(|e| e.to_string())?;
             let store = stores::open(&db).await?;
             audit::case(store.as_ref(), &config, &case).await
+        }
+        AuditCmd::Actor {
+            db,
+            config,
+            actor,
+            from,
+            to,
+        } => {
+            let config = alur_core::load_dir(&config).map_err(|e| e.to_string())?;
+            let from = audit::instant(&from, &config, false)?;
+            let to = audit::instant(&to, &config, true)?;
+            if from >= to {
+                return Err(format!("--from ({from}) must come before --to ({to})"));
+            }
+            let store = stores::open(&db).await?;
+            audit::actor(store.as_ref(), &config, &actor, from, to).await
         }
         AuditCmd::Checkpoint {
             db,

@@ -154,6 +154,78 @@ fn audit_commands_round_trip_and_catch_tampering() {
             && out.contains("kalender kerja versi 1@"),
         "{out}"
     );
+    // Whose data an officer acted on during one day (WIB), counted here from the export.
+    let values: Vec<serde_json::Value> = entries
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let officer = values
+        .iter()
+        .find(|v| v["actor"]["kind"] == "officer")
+        .and_then(|v| v["actor"]["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let (start, end) = ("2026-03-01T17:00:00Z", "2026-03-02T17:00:00Z");
+    let at = |v: &serde_json::Value| {
+        v["at"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    let acts: Vec<&serde_json::Value> = values
+        .iter()
+        .filter(|v| v["actor"]["id"] == officer.as_str())
+        .filter(|v| at(v) >= start.parse().unwrap() && at(v) < end.parse().unwrap())
+        .collect();
+    let touched: std::collections::BTreeSet<&str> = acts
+        .iter()
+        .map(|v| v["case_id"].as_str().unwrap())
+        .collect();
+    assert!(!acts.is_empty());
+    let (ok, out, err) = alur(
+        &dir,
+        &[
+            "audit",
+            "actor",
+            "--db",
+            &db,
+            "--actor",
+            &officer,
+            "--from",
+            "2026-03-02",
+            "--to",
+            "2026-03-02",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with(&format!(
+            "Tindakan {officer} dari {start} sampai sebelum {end}: {} tindakan pada {} permohonan",
+            acts.len(),
+            touched.len()
+        )),
+        "{out}"
+    );
+    for c in &touched {
+        assert!(out.contains(&format!("\n{c} · ")), "{c} missing: {out}");
+    }
+    let (ok, _, err) = alur(
+        &dir,
+        &[
+            "audit",
+            "actor",
+            "--db",
+            &db,
+            "--actor",
+            &officer,
+            "--from",
+            "2026-03-03",
+            "--to",
+            "2026-03-02",
+        ],
+    );
+    assert!(!ok && err.contains("must come before"), "{err}");
     let (ok, out, err) = alur(&dir, &["audit", "prove", "--db", &db, "--case", &case]);
     assert!(ok, "{err}");
     assert!(out.contains("\"proof\""), "{out}");
