@@ -652,29 +652,38 @@ pub async fn expired_personal_data_is_erased_on_record<S: Store>(store: S) {
     assert_eq!((again.cases, again.payloads), (0, 0));
     assert_eq!(store.entries(TENANT, &old.id).await.unwrap().len(), 3);
 
-    // A stale erasure (the case moved on) is a conflict and deletes nothing.
+    // A raw transition of two entries, a comment and then an erasure (the store deletes on
+    // any entry, not only a transition's first): stale, it is a conflict and deletes nothing;
+    // current, it deletes exactly the payloads the erasure names.
     let (head_seq, head_hash) = store.head(TENANT, &recent.id).await.unwrap().unwrap();
-    let mut entry = store.entries(TENANT, &recent.id).await.unwrap()[0].clone();
-    entry.seq = head_seq + 1;
-    entry.event = EventKind::PersonalDataErased {
-        seqs: vec![1, 2],
-        legal_basis: BASIS.into(),
-    };
-    entry.actor = alur_core::engine::ActorRecord {
+    let mut note = store.entries(TENANT, &recent.id).await.unwrap()[0].clone();
+    note.seq = head_seq + 1;
+    note.event = EventKind::Commented;
+    note.actor = alur_core::engine::ActorRecord {
         kind: "system".into(),
         ..Default::default()
     };
-    entry.legal_basis = Some(BASIS.into());
-    entry.payload_digest = None;
-    entry.prev_hash = head_hash;
-    entry.hash = entry.compute_hash();
+    note.due = None;
+    note.calendar_version = None;
+    note.payload_digest = None;
+    note.prev_hash = head_hash;
+    note.hash = note.compute_hash();
+    let mut erasure = note.clone();
+    erasure.seq = note.seq + 1;
+    erasure.event = EventKind::PersonalDataErased {
+        seqs: vec![2],
+        legal_basis: BASIS.into(),
+    };
+    erasure.legal_basis = Some(BASIS.into());
+    erasure.prev_hash = note.hash.clone();
+    erasure.hash = erasure.compute_hash();
     let mut moved = recent.clone();
-    moved.version += 1;
-    let t = alur_core::store::Transition {
+    moved.version += 2;
+    let transition = |expected_version: u64| alur_core::store::Transition {
         tenant: TENANT.into(),
-        case: moved,
-        expected_version: recent.version - 1,
-        entries: vec![entry],
+        case: moved.clone(),
+        expected_version,
+        entries: vec![note.clone(), erasure.clone()],
         payloads: vec![],
         outbox: vec![],
         timers: vec![],
@@ -684,9 +693,23 @@ pub async fn expired_personal_data_is_erased_on_record<S: Store>(store: S) {
         letter: None,
     };
     assert_eq!(
-        store.commit(t).await.unwrap_err().kind,
+        store
+            .commit(transition(recent.version - 1))
+            .await
+            .unwrap_err()
+            .kind,
         StoreErrorKind::Conflict
     );
+    for seq in [1, 2] {
+        assert!(
+            store
+                .payload(TENANT, &recent.id, seq)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    store.commit(transition(recent.version)).await.unwrap();
     assert!(
         store
             .payload(TENANT, &recent.id, 1)
@@ -699,8 +722,10 @@ pub async fn expired_personal_data_is_erased_on_record<S: Store>(store: S) {
             .payload(TENANT, &recent.id, 2)
             .await
             .unwrap()
-            .is_some()
+            .is_none()
     );
+    assert!(store.payload(TENANT, &open.id, 1).await.unwrap().is_some());
+    alur_core::audit::verify_chain(&store.entries(TENANT, &recent.id).await.unwrap()).unwrap();
 
     // The engine refuses an erasure inside the retention period and by anyone but itself.
     let cmd = Command::ErasePersonalData {
