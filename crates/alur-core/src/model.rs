@@ -566,12 +566,18 @@ impl std::str::FromStr for RetentionPeriod {
         if n == 0 {
             return Err("the period must be longer than zero".into());
         }
-        match unit.to_lowercase().as_str() {
-            "tahun" | "year" | "years" => Ok(Self::Years(n)),
-            "bulan" | "month" | "months" => Ok(Self::Months(n)),
-            "hari" | "day" | "days" => Ok(Self::Days(n)),
-            other => Err(format!("unknown unit `{other}`")),
+        let (period, max) = match unit.to_lowercase().as_str() {
+            "tahun" | "year" | "years" => (Self::Years(n), 100),
+            "bulan" | "month" | "months" => (Self::Months(n), 1200),
+            "hari" | "day" | "days" => (Self::Days(n), 36_500),
+            other => return Err(format!("unknown unit `{other}`")),
+        };
+        if n > max {
+            return Err(format!(
+                "`{text}` is longer than a retention schedule runs (at most 100 tahun, 1200 bulan or 36500 hari)"
+            ));
         }
+        Ok(period)
     }
 }
 
@@ -738,6 +744,7 @@ mod tests {
             ("18 Bulan", RetentionPeriod::Months(18), "18 bulan"),
             ("90 hari", RetentionPeriod::Days(90), "90 hari"),
             ("2 years", RetentionPeriod::Years(2), "2 tahun"),
+            ("100 tahun", RetentionPeriod::Years(100), "100 tahun"),
             (" 1  month ", RetentionPeriod::Months(1), "1 bulan"),
         ] {
             assert_eq!(text.parse::<RetentionPeriod>(), Ok(period), "{text}");

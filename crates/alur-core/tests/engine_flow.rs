@@ -343,3 +343,99 @@ fn definitions_round_trip_through_json_for_stores() {
         assert_eq!(alur_core::config::definition_digest(&back), def.digest);
     }
 }
+
+/// The decision to erase personal data: only for a closed case last changed before the cutoff,
+/// with a legal basis and the case's own entries named once each, ascending.
+#[test]
+fn erasure_is_decided_only_for_closed_cases_past_the_cutoff() {
+    use alur_core::engine::{self, Context, EventKind, RefusalKind};
+    let config = alur_testkit::kepri();
+    let regions = alur_core::region::RegionIndex::embedded().unwrap();
+    let persons = Default::default();
+    let ctx = Context {
+        config: &config,
+        regions,
+        officer_persons: &persons,
+        calendars: &config.calendars,
+    };
+    let def = &config.services["batam-domisili"];
+    let now = ts("2026-03-17T02:00:00Z");
+    let sub = domisili(1);
+    let submit = Command::Submit {
+        case_id: "c".into(),
+        service: sub.service,
+        unit: sub.unit,
+        applicant: sub.applicant,
+        conditions: sub.conditions,
+        payload: sub.payload,
+    };
+    let ev = engine::decide(&ctx, def, None, &submit, now).unwrap();
+    let open = engine::apply(def, regions, None, "c", "kepri", &ev[0]).unwrap();
+    let erase = |seqs: Vec<u64>, basis: &str, changed_before| Command::ErasePersonalData {
+        legal_basis: basis.into(),
+        seqs,
+        changed_before,
+    };
+    let later = ts("2031-03-18T00:00:00Z");
+    let refused = |case: &alur_core::Case, cmd: Command| {
+        engine::decide(&ctx, def, Some(case), &cmd, later)
+            .unwrap_err()
+            .kind
+    };
+    assert_eq!(
+        refused(&open, erase(vec![1], "B", later)),
+        RefusalKind::InvalidTransition,
+        "an open case keeps its data"
+    );
+    let reject = act(&open, "baloi-operator", "tolak");
+    let mut closed = open.clone();
+    for e in engine::decide(&ctx, def, Some(&open), &reject, now).unwrap() {
+        closed = engine::apply(def, regions, Some(closed), "c", "kepri", &e).unwrap();
+    }
+    assert!(!closed.status.is_open());
+    assert_eq!(closed.version, 2);
+    let changed = closed.updated_at;
+    assert_eq!(
+        refused(&closed, erase(vec![1, 2], "B", changed)),
+        RefusalKind::InvalidTransition,
+        "changed at the cutoff itself: inside the period"
+    );
+    let cutoff = changed
+        .checked_add(jiff::SignedDuration::from_nanos(1))
+        .unwrap();
+    for seqs in [vec![], vec![0], vec![2, 1], vec![1, 1], vec![3]] {
+        assert_eq!(
+            refused(&closed, erase(seqs.clone(), "B", cutoff)),
+            RefusalKind::Invalid,
+            "{seqs:?}"
+        );
+    }
+    assert_eq!(
+        refused(&closed, erase(vec![1], "  ", cutoff)),
+        RefusalKind::Invalid,
+        "no legal basis"
+    );
+    let events = engine::decide(
+        &ctx,
+        def,
+        Some(&closed),
+        &erase(vec![1, 2], "B", cutoff),
+        later,
+    )
+    .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].kind,
+        EventKind::PersonalDataErased {
+            seqs: vec![1, 2],
+            legal_basis: "B".into()
+        }
+    );
+    assert_eq!(events[0].actor.kind, "system");
+    assert!(!events[0].has_payload);
+    let erased =
+        engine::apply(def, regions, Some(closed.clone()), "c", "kepri", &events[0]).unwrap();
+    assert_eq!(erased.version, 3);
+    assert_eq!(erased.status, closed.status);
+    assert_eq!(erased.updated_at, later);
+}
