@@ -437,6 +437,11 @@ pub fn instant(text: &str, config: &alur_core::Config, end: bool) -> Result<Time
     if let Ok(t) = text.parse::<Timestamp>() {
         return Ok(t);
     }
+    if text.contains(['T', 't', ' ', ':']) {
+        return Err(format!(
+            "`{text}` has a time but no offset: write it as 2026-03-02T08:00:00+07:00, or give a date"
+        ));
+    }
     let date: jiff::civil::Date = text.parse().map_err(|_| {
         format!("`{text}` is neither a date (2026-03-02) nor a time with offset (2026-03-02T08:00:00+07:00)")
     })?;
@@ -460,6 +465,18 @@ pub async fn actor(
     from: Timestamp,
     to: Timestamp,
 ) -> Result<String, String> {
+    actor_paged(store, config, actor, from, to, EXPORT_ENTRIES).await
+}
+
+/// [`actor`], reading `page` entries at a time.
+async fn actor_paged(
+    store: &dyn Store,
+    config: &alur_core::Config,
+    actor: &str,
+    from: Timestamp,
+    to: Timestamp,
+    page: usize,
+) -> Result<String, String> {
     use alur_core::engine::EventKind;
     struct Case {
         id: String,
@@ -481,19 +498,15 @@ pub async fn actor(
         }
     };
     loop {
-        let page = store
-            .all_entries(
-                tenant,
-                after.as_ref().map(|(c, s)| (c.as_str(), *s)),
-                EXPORT_ENTRIES,
-            )
+        let entries = store
+            .all_entries(tenant, after.as_ref().map(|(c, s)| (c.as_str(), *s)), page)
             .await
             .map_err(|e| e.to_string())?;
-        let Some(last) = page.last() else {
+        let Some(last) = entries.last() else {
             break;
         };
         after = Some((last.case_id.clone(), last.seq));
-        for e in &page {
+        for e in &entries {
             if e.case_id.starts_with('@') {
                 continue;
             }
@@ -575,4 +588,66 @@ pub async fn case(
         out.push('\n');
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use alur_core::MemoryStore;
+    use alur_testkit::{act, domisili, engine, ts};
+
+    /// The same report whatever the page size: a case whose entries straddle pages is one case
+    /// with all its acts, and its data subject is counted once.
+    #[tokio::test]
+    async fn actor_report_does_not_depend_on_pages() {
+        let (e, clock) = engine(MemoryStore::new()).await;
+        let mut subjects = Vec::new();
+        for n in 0..3 {
+            let c = e.submit(domisili(40 + n), None).await.unwrap();
+            let c = e
+                .execute(&c.id, act(&c, "baloi-operator", "lengkap"), None)
+                .await
+                .unwrap();
+            let c = e
+                .execute(&c.id, act(&c, "baloi-kasi", "paraf"), None)
+                .await
+                .unwrap();
+            subjects.push(c.applicant.0.clone());
+            clock.advance(jiff::SignedDuration::from_mins(10));
+        }
+        let config = e.config().clone();
+        let store = e.store();
+        let (from, to) = (ts("2026-03-17T00:00:00Z"), ts("2026-03-18T00:00:00Z"));
+        let whole = super::actor_paged(store, &config, "baloi-kasi", from, to, 5_000)
+            .await
+            .unwrap();
+        assert!(
+            whole.starts_with(
+                "Tindakan baloi-kasi dari 2026-03-17T00:00:00Z sampai sebelum 2026-03-18T00:00:00Z: 3 tindakan pada 3 permohonan, 3 pemohon"
+            ),
+            "{whole}"
+        );
+        for s in &subjects {
+            assert_eq!(whole.matches(s.as_str()).count(), 1, "{whole}");
+        }
+        for page in [1, 2, 3, 5] {
+            let paged = super::actor_paged(store, &config, "baloi-kasi", from, to, page)
+                .await
+                .unwrap();
+            assert_eq!(paged, whole, "page of {page}");
+        }
+        let none = super::actor_paged(
+            store,
+            &config,
+            "baloi-kasi",
+            to,
+            ts("2026-03-19T00:00:00Z"),
+            2,
+        )
+        .await
+        .unwrap();
+        assert!(
+            none.contains(": 0 tindakan pada 0 permohonan, 0 pemohon"),
+            "{none}"
+        );
+    }
 }

@@ -337,8 +337,9 @@ enum RetentionCmd {
     /// Erase the personal data of closed cases past the `[retention]` period; each erasure is
     /// recorded in the case's audit chain with the legal basis, and the log still verifies.
     Erase {
-        /// Configuration directory (tenant and `[retention]`).
-        #[arg(long, default_value = "examples/config/kepri")]
+        /// Configuration directory (tenant and `[retention]`); required, since a run records
+        /// the configuration it starts with in the database.
+        #[arg(long)]
         config: PathBuf,
         /// Database URL (default: `[storage] url`, else sqlite://alur.db).
         #[arg(long)]

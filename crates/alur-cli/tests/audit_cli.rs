@@ -226,6 +226,22 @@ fn audit_commands_round_trip_and_catch_tampering() {
         ],
     );
     assert!(!ok && err.contains("must come before"), "{err}");
+    let (ok, _, err) = alur(
+        &dir,
+        &[
+            "audit",
+            "actor",
+            "--db",
+            &db,
+            "--actor",
+            &officer,
+            "--from",
+            "2026-03-02T08:00:00",
+            "--to",
+            "2026-03-02",
+        ],
+    );
+    assert!(!ok && err.contains("no offset"), "{err}");
     let (ok, out, err) = alur(&dir, &["audit", "prove", "--db", &db, "--case", &case]);
     assert!(ok, "{err}");
     assert!(out.contains("\"proof\""), "{out}");
