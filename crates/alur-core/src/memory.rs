@@ -382,21 +382,6 @@ impl Store for MemoryStore {
             .cloned())
     }
 
-    async fn erase_payload(
-        &self,
-        tenant: &str,
-        case_id: &str,
-        seq: u64,
-    ) -> Result<bool, StoreError> {
-        Ok(self
-            .tenants
-            .lock()
-            .await
-            .get_mut(tenant)
-            .and_then(|t| t.payloads.remove(&(case_id.to_owned(), seq)))
-            .is_some())
-    }
-
     async fn erasable(
         &self,
         tenant: &str,

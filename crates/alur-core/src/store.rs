@@ -422,25 +422,6 @@ pub trait Store: Send + Sync + 'static {
         seq: u64,
     ) -> Result<Option<Payload>, StoreError>;
 
-    /// Erase the personal payload of one entry (the end of its retention). The audit entry keeps
-    /// the payload's digest, so the chain and the log still verify.
-    ///
-    /// # Behavior
-    /// - Returns whether a payload was there; afterwards [`Store::payload`] gives `None` for it.
-    /// - Changes no audit entry, case, log leaf or other payload.
-    async fn erase_payload(
-        &self,
-        tenant: &str,
-        case_id: &str,
-        seq: u64,
-    ) -> Result<bool, StoreError> {
-        let _ = (tenant, case_id, seq);
-        Err(StoreError::new(
-            StoreErrorKind::Other,
-            "this store cannot erase payloads",
-        ))
-    }
-
     /// Closed cases past their retention: those last changed before `changed_before` that
     /// still hold personal payloads, each with the sequence numbers of its payloads.
     ///
@@ -925,15 +906,6 @@ macro_rules! forward_store {
         seq: u64,
     ) -> Result<Option<Payload>, StoreError> {
         (**self).payload(tenant, case_id, seq).await
-    }
-
-    async fn erase_payload(
-        &self,
-        tenant: &str,
-        case_id: &str,
-        seq: u64,
-    ) -> Result<bool, StoreError> {
-        (**self).erase_payload(tenant, case_id, seq).await
     }
 
     async fn erasable(

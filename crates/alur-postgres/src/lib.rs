@@ -1062,22 +1062,6 @@ impl Store for PostgresStore {
         body.map(|b| from_json(&b, "payload")).transpose()
     }
 
-    async fn erase_payload(
-        &self,
-        tenant: &str,
-        case_id: &str,
-        seq: u64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(sql::ERASE_PAYLOAD)
-            .bind(tenant)
-            .bind(case_id)
-            .bind(to_i64(seq)?)
-            .execute(&self.pool)
-            .await
-            .map_err(error::map)?;
-        Ok(done.rows_affected() > 0)
-    }
-
     async fn erasable(
         &self,
         tenant: &str,

@@ -304,9 +304,6 @@ WITH c AS (
 SELECT p.case_id, p.seq FROM c JOIN payloads AS p ON p.tenant = $1 AND p.case_id = c.id
 ORDER BY p.case_id, p.seq";
 
-pub(crate) const ERASE_PAYLOAD: &str =
-    "DELETE FROM payloads WHERE tenant = $1 AND case_id = $2 AND seq = $3";
-
 pub(crate) const IDEMPOTENCY: &str =
     "SELECT command_digest, result::text FROM idempotency WHERE tenant = $1 AND key = $2";
 

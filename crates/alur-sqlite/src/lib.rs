@@ -564,10 +564,6 @@ impl SqliteStore {
     }
 }
 
-/// Erase one entry's payload: the row erased, if there was one.
-const ERASE_PAYLOAD: &str =
-    "DELETE FROM payloads WHERE tenant = ?1 AND case_id = ?2 AND seq = ?3 RETURNING seq;";
-
 /// Open cases of tenant `?1` due before `?2`, most overdue first, at most `?3` (the partial
 /// index `cases_open_due` answers it as a range scan).
 macro_rules! overdue_select {
@@ -868,18 +864,6 @@ impl Store for SqliteStore {
         .map_err(|e| map(&e))?;
         json.map(|j| serde_json::from_str(&j).map_err(|e| corrupt("payload", e)))
             .transpose()
-    }
-
-    /// Through the writer, like every write.
-    async fn erase_payload(
-        &self,
-        tenant: &str,
-        case_id: &str,
-        seq: u64,
-    ) -> Result<bool, StoreError> {
-        let params = vec![text(tenant), text(case_id), Param::Int(u64_param(seq))];
-        let erased = self.script(ERASE_PAYLOAD, params).await?;
-        Ok(!erased.is_empty())
     }
 
     /// One pass over the tenant's cases in id order (no index serves a job run this rarely;
