@@ -155,6 +155,23 @@ pub fn retention_cutoff(retention: &Retention, now: Timestamp) -> Result<Timesta
     })
 }
 
+/// The next page of cases past `cutoff` after `*after` (see [`Store::erasable`]); `*after`
+/// moves to its last case.
+async fn next_erasable<S: Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    cutoff: Timestamp,
+    after: &mut Option<String>,
+) -> Result<Vec<(String, Vec<u64>)>, Error> {
+    let page = store
+        .erasable(tenant, cutoff, after.as_deref(), ERASE_PAGE)
+        .await?;
+    if let Some((last, _)) = page.last() {
+        *after = Some(last.clone());
+    }
+    Ok(page)
+}
+
 /// What [`Engine::erase_expired`] would erase at `now`, read only (no engine, no write): the
 /// report's cases and payloads, nothing skipped.
 pub async fn past_retention<S: Store + ?Sized>(
@@ -170,13 +187,10 @@ pub async fn past_retention<S: Store + ?Sized>(
     };
     let mut after: Option<String> = None;
     loop {
-        let page = store
-            .erasable(tenant, cutoff, after.as_deref(), ERASE_PAGE)
-            .await?;
-        let Some((last, _)) = page.last() else {
+        let page = next_erasable(store, tenant, cutoff, &mut after).await?;
+        if page.is_empty() {
             break;
-        };
-        after = Some(last.clone());
+        }
         report.cases += page.len();
         report.payloads += page.iter().map(|(_, seqs)| seqs.len()).sum::<usize>();
     }
@@ -530,14 +544,10 @@ impl<S: Store> Engine<S> {
         };
         let mut after: Option<String> = None;
         loop {
-            let page = self
-                .store
-                .erasable(tenant, cutoff, after.as_deref(), ERASE_PAGE)
-                .await?;
-            let Some((last, _)) = page.last() else {
+            let page = next_erasable(&self.store, tenant, cutoff, &mut after).await?;
+            if page.is_empty() {
                 break;
-            };
-            after = Some(last.clone());
+            }
             for (case_id, seqs) in page {
                 let n = seqs.len();
                 let cmd = Command::ErasePersonalData {

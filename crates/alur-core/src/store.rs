@@ -307,6 +307,18 @@ pub struct SearchQuery {
     pub limit: usize,
 }
 
+/// `(case id, sequence number)` rows in case order, grouped as [`Store::erasable`] returns them.
+pub fn group_by_case(rows: impl IntoIterator<Item = (String, u64)>) -> Vec<(String, Vec<u64>)> {
+    let mut out: Vec<(String, Vec<u64>)> = Vec::new();
+    for (case_id, seq) in rows {
+        match out.last_mut() {
+            Some((c, seqs)) if *c == case_id => seqs.push(seq),
+            _ => out.push((case_id, vec![seq])),
+        }
+    }
+    out
+}
+
 /// The error of the tenant-log methods' default implementations.
 fn no_tenant_log() -> StoreError {
     StoreError::new(

@@ -56,7 +56,7 @@ use alur_core::letter::{Letter, LetterOp, LetterStatus, SignerRecord};
 use alur_core::model::ServiceDefinition;
 use alur_core::store::{
     Capabilities, Denial, IdempotencyRecord, LogLeaf, OutboxMessage, SearchQuery, Store,
-    StoreError, StoreErrorKind, StoredCheckpoint, Timer, Transition,
+    StoreError, StoreErrorKind, StoredCheckpoint, Timer, Transition, group_by_case,
 };
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -1078,16 +1078,15 @@ impl Store for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(error::map)?;
-        let mut out: Vec<(String, Vec<u64>)> = Vec::new();
-        for (case_id, seq) in rows {
-            let seq = u64::try_from(seq)
-                .map_err(|e| corrupt(format!("payload sequence number {seq}: {e}")))?;
-            match out.last_mut() {
-                Some((c, seqs)) if *c == case_id => seqs.push(seq),
-                _ => out.push((case_id, vec![seq])),
-            }
-        }
-        Ok(out)
+        let rows = rows
+            .into_iter()
+            .map(|(case_id, seq)| {
+                u64::try_from(seq)
+                    .map(|s| (case_id, s))
+                    .map_err(|e| corrupt(format!("payload sequence number {seq}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(group_by_case(rows))
     }
 
     async fn idempotency(

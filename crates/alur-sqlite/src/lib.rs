@@ -893,15 +893,15 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await
         .map_err(|e| map(&e))?;
-        let mut out: Vec<(String, Vec<u64>)> = Vec::new();
-        for (case_id, seq) in rows {
-            let seq = u64::try_from(seq).map_err(|e| corrupt("payload sequence number", e))?;
-            match out.last_mut() {
-                Some((c, seqs)) if *c == case_id => seqs.push(seq),
-                _ => out.push((case_id, vec![seq])),
-            }
-        }
-        Ok(out)
+        let rows = rows
+            .into_iter()
+            .map(|(case_id, seq)| {
+                u64::try_from(seq)
+                    .map(|seq| (case_id, seq))
+                    .map_err(|e| corrupt("payload sequence number", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(group_by_case(rows))
     }
 
     async fn idempotency(
