@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use alur_core::store::Store as _;
-use alur_core::{Config, Engine, Pseudonymizer, SystemClock};
+use alur_core::{Config, Engine, SystemClock};
 use alur_letter::issue::{IssueOptions, Verdict};
 use alur_letter::{ChromiumRenderer, LocalEd25519Signer, Passphrase, Templates};
 use clap::{Subcommand, ValueEnum};
@@ -141,11 +141,6 @@ fn load_config(dir: &Path) -> Result<Config, String> {
         .map_err(|e| format!("{e}\nrun `alur validate {}` for details", dir.display()))
 }
 
-/// The tenant's pseudonym key: ALUR_PSEUDONYM_KEY, or the key file `alur serve` created.
-fn pseudonymizer() -> Result<Pseudonymizer, String> {
-    crate::serve::pseudonymizer(Path::new("alur-pseudonym.key"), false).map(|(p, _)| p)
-}
-
 /// Bytes from hex text (`None` when it is not hex).
 pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
@@ -193,9 +188,14 @@ pub async fn run(cmd: LetterCmd) -> Result<String, String> {
             let paper = cfg.letters.paper;
             let nip = cfg.officers.get(&officer).and_then(|o| o.nip.clone());
             let store = open(&db).await?;
-            let engine = Engine::new(cfg, store, Arc::new(SystemClock), pseudonymizer()?)
-                .await
-                .map_err(|e| e.to_string())?;
+            let engine = Engine::new(
+                cfg,
+                store,
+                Arc::new(SystemClock),
+                crate::serve::existing_pseudonymizer()?,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             let renderer = ChromiumRenderer::from_env();
             let local;
             let tte;
@@ -428,9 +428,14 @@ pub async fn run(cmd: LetterCmd) -> Result<String, String> {
         } => {
             let cfg = load_config(&config)?;
             let store = open(&db).await?;
-            let engine = Engine::new(cfg, store, Arc::new(SystemClock), pseudonymizer()?)
-                .await
-                .map_err(|e| e.to_string())?;
+            let engine = Engine::new(
+                cfg,
+                store,
+                Arc::new(SystemClock),
+                crate::serve::existing_pseudonymizer()?,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             let l = engine
                 .revoke_letter(&token, &officer, &reason)
                 .await

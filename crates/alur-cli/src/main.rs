@@ -115,14 +115,11 @@ async fn retention_cmd(cmd: RetentionCmd) -> Result<String, String> {
                 .await
                 .map_err(|e| e.to_string())?
             } else {
-                let pseudo =
-                    serve::pseudonymizer(std::path::Path::new("alur-pseudonym.key"), false)
-                        .map(|(p, _)| p)?;
                 let engine = alur_core::Engine::new(
                     config,
                     store,
                     std::sync::Arc::new(alur_core::SystemClock),
-                    pseudo,
+                    serve::existing_pseudonymizer()?,
                 )
                 .await
                 .map_err(|e| e.to_string())?;

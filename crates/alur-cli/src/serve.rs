@@ -49,6 +49,12 @@ pub struct ServeArgs {
     officer_tokens: Option<String>,
 }
 
+/// The tenant's pseudonym key for a command run beside the server: ALUR_PSEUDONYM_KEY, or the
+/// key file `alur serve` created (never a new one).
+pub(crate) fn existing_pseudonymizer() -> Result<Pseudonymizer, String> {
+    pseudonymizer(Path::new("alur-pseudonym.key"), false).map(|(p, _)| p)
+}
+
 /// The pseudonym key: ALUR_PSEUDONYM_KEY, else the key file (created with a random key when
 /// `create`; otherwise its absence is an error).
 pub(crate) fn pseudonymizer(file: &Path, create: bool) -> Result<(Pseudonymizer, String), String> {
