@@ -70,6 +70,28 @@ pub async fn submit_checked<S: Store>(e: &Engine<S>, n: u32) -> Case {
         .expect("act")
 }
 
+/// A transition of `case` with only its audit `entries` (no payload, message, timer, key or
+/// letter), for raw commits in the checks.
+fn bare_transition(
+    case: Case,
+    expected_version: u64,
+    entries: Vec<alur_core::audit::AuditEntry>,
+) -> alur_core::store::Transition {
+    alur_core::store::Transition {
+        tenant: TENANT.into(),
+        case,
+        expected_version,
+        entries,
+        payloads: vec![],
+        outbox: vec![],
+        timers: vec![],
+        replace_timers: false,
+        idempotency: None,
+        fired_timer: None,
+        letter: None,
+    }
+}
+
 /// Parse a timestamp (tests only).
 pub fn ts(s: &str) -> Timestamp {
     s.parse().expect("valid timestamp")
@@ -413,19 +435,7 @@ pub async fn create_twice_conflicts<S: Store>(store: S) {
     let (e, _) = engine(store).await;
     let c = e.submit(domisili(2), None).await.unwrap();
     let entries = e.store().entries(TENANT, &c.id).await.unwrap();
-    let t = alur_core::store::Transition {
-        tenant: TENANT.into(),
-        case: c.clone(),
-        expected_version: 0,
-        entries,
-        payloads: vec![],
-        outbox: vec![],
-        timers: vec![],
-        replace_timers: false,
-        idempotency: None,
-        fired_timer: None,
-        letter: None,
-    };
+    let t = bare_transition(c.clone(), 0, entries);
     let err = e.store().commit(t).await.unwrap_err();
     assert_eq!(err.kind, StoreErrorKind::Conflict);
     assert_eq!(e.store().entries(TENANT, &c.id).await.unwrap().len(), 1);
@@ -448,19 +458,7 @@ pub async fn stale_version_conflicts_and_writes_nothing<S: Store>(store: S) {
     // And a raw commit with a stale expected version is refused by the store.
     let mut stale = c2.clone();
     stale.version += 1;
-    let t = alur_core::store::Transition {
-        tenant: TENANT.into(),
-        case: stale,
-        expected_version: c.version,
-        entries: vec![],
-        payloads: vec![],
-        outbox: vec![],
-        timers: vec![],
-        replace_timers: false,
-        idempotency: None,
-        fired_timer: None,
-        letter: None,
-    };
+    let t = bare_transition(stale, c.version, vec![]);
     assert_eq!(
         e.store().commit(t).await.unwrap_err().kind,
         StoreErrorKind::Conflict
@@ -644,18 +642,12 @@ pub async fn expired_personal_data_is_erased_on_record<S: Store>(store: S) {
     erasure.hash = erasure.compute_hash();
     let mut moved = recent.clone();
     moved.version += 2;
-    let transition = |expected_version: u64| alur_core::store::Transition {
-        tenant: TENANT.into(),
-        case: moved.clone(),
-        expected_version,
-        entries: vec![note.clone(), erasure.clone()],
-        payloads: vec![],
-        outbox: vec![],
-        timers: vec![],
-        replace_timers: false,
-        idempotency: None,
-        fired_timer: None,
-        letter: None,
+    let transition = |expected_version: u64| {
+        bare_transition(
+            moved.clone(),
+            expected_version,
+            vec![note.clone(), erasure.clone()],
+        )
     };
     assert_eq!(
         store
