@@ -2,47 +2,16 @@
 //! from the database and from an export on "another machine", prove, read a case; a modified
 //! export and a rewritten log fail with the first bad entry named.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn alur(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_alur"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .env_remove("ALUR_CHECKPOINT_KEY")
-        .env("TMPDIR", dir)
-        .output()
-        .expect("alur runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn tmp() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("alur-audit-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::{alur, checkpoint, keygen, tmp};
 
 #[test]
 fn audit_commands_round_trip_and_catch_tampering() {
-    let dir = tmp();
+    let dir = tmp("audit-cli");
     let p = |n: &str| dir.join(n).display().to_string();
     let db = format!("sqlite://{}", p("a.db"));
-    let (ok, out, err) = alur(
-        &dir,
-        &["audit", "keygen", "--name", "alur-test", "--out", &p("key")],
-    );
-    assert!(ok, "{err}");
-    let vkey = out
-        .lines()
-        .find_map(|l| l.split("verifier key (give this to auditors): ").nth(1))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let vkey = keygen(&dir, &p("key"));
     let (ok, out, err) = alur(
         &dir,
         &[
@@ -61,20 +30,7 @@ fn audit_commands_round_trip_and_catch_tampering() {
     );
     assert!(ok, "{err}");
     assert!(out.contains("cases:"), "{out}");
-    let (ok, out, err) = alur(
-        &dir,
-        &[
-            "audit",
-            "checkpoint",
-            "--db",
-            &db,
-            "--key-file",
-            &p("key"),
-            "--out",
-            &p("cps"),
-        ],
-    );
-    assert!(ok, "{err}");
+    let out = checkpoint(&dir, &db, &p("key"), &p("cps"));
     assert!(out.contains("checkpoint of"), "{out}");
     let latest = p("cps/kepri/latest.txt");
     // The scheduled publisher, one round: it copies the newest checkpoint to its directory.

@@ -3,36 +3,12 @@
 //! signed, and verification by token and by file tells a valid letter from a modified file, a
 //! guessed token and a revoked letter; the register lists them.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use common::{alur, checkpoint, keygen, tmp};
+use std::path::Path;
 
 use alur_testkit::{act, engine, to_signature};
-
-const PSEUDONYM_KEY: &str = "2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a";
-
-fn alur(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_alur"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .env_remove("ALUR_CHECKPOINT_KEY")
-        .env("ALUR_PSEUDONYM_KEY", PSEUDONYM_KEY)
-        .env("ALUR_LETTER_KEY", "07".repeat(32))
-        .env("TMPDIR", dir)
-        .output()
-        .expect("alur runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn tmp() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("alur-letter-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn field<'a>(out: &'a str, name: &str) -> &'a str {
     out.lines()
@@ -52,7 +28,7 @@ fn chromium() -> bool {
 
 #[test]
 fn letters_are_issued_verified_registered_and_revoked() {
-    let dir = tmp();
+    let dir = tmp("letter-cli");
     let p = |n: &str| dir.join(n).display().to_string();
     let db = format!("sqlite://{}", p("l.db"));
     // Two domicile cases approved through the engine: by the lurah, and by the Plh. lurah.
@@ -73,17 +49,7 @@ fn letters_are_issued_verified_registered_and_revoked() {
         e.into_store().close().await;
         (a.id, b.id)
     });
-    let (ok, out, err) = alur(
-        &dir,
-        &["audit", "keygen", "--name", "alur-test", "--out", &p("key")],
-    );
-    assert!(ok, "{err}");
-    let vkey = out
-        .lines()
-        .find_map(|l| l.split("verifier key (give this to auditors): ").nth(1))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let vkey = keygen(&dir, &p("key"));
 
     // Only the approving officer signs.
     let (ok, _, err) = alur(
@@ -157,20 +123,7 @@ fn letters_are_issued_verified_registered_and_revoked() {
         out.contains("SAH") && out.contains("belum masuk") || out.contains("belum ada checkpoint"),
         "{out}"
     );
-    let (ok, _, err) = alur(
-        &dir,
-        &[
-            "audit",
-            "checkpoint",
-            "--db",
-            &db,
-            "--key-file",
-            &p("key"),
-            "--out",
-            &p("cps"),
-        ],
-    );
-    assert!(ok, "{err}");
+    checkpoint(&dir, &db, &p("key"), &p("cps"));
     let (ok, out, err) = alur(
         &dir,
         &["letter", "verify", &token, "--db", &db, "--key", &vkey],

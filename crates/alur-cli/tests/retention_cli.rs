@@ -3,26 +3,10 @@
 //! personal data with an entry in each case's chain, a second run finds nothing, and the whole
 //! log still verifies against a signed checkpoint.
 
+mod common;
+
+use common::{alur, checkpoint, keygen, tmp};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-const PSEUDONYM_KEY: &str = "2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a";
-
-fn alur(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_alur"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
-        .env_remove("ALUR_CHECKPOINT_KEY")
-        .env("ALUR_PSEUDONYM_KEY", PSEUDONYM_KEY)
-        .env("TMPDIR", dir)
-        .output()
-        .expect("alur runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -51,9 +35,7 @@ fn count_before(text: &str, word: &str) -> usize {
 
 #[test]
 fn retention_erases_on_record_and_the_log_still_verifies() {
-    let dir = std::env::temp_dir().join(format!("alur-retention-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tmp("retention-cli");
     let p = |n: &str| dir.join(n).display().to_string();
     let db = format!("sqlite://{}", p("r.db"));
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/config/kepri");
@@ -153,31 +135,8 @@ fn retention_erases_on_record_and_the_log_still_verifies() {
     assert_eq!(count_before(&out, " kasus,"), 0, "nothing left: {out}");
 
     // The log, with the erasures, verifies against a signed checkpoint.
-    let (ok, out, err) = alur(
-        &dir,
-        &["audit", "keygen", "--name", "alur-test", "--out", &p("key")],
-    );
-    assert!(ok, "{err}");
-    let vkey = out
-        .lines()
-        .find_map(|l| l.split("verifier key (give this to auditors): ").nth(1))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let (ok, _, err) = alur(
-        &dir,
-        &[
-            "audit",
-            "checkpoint",
-            "--db",
-            &db,
-            "--key-file",
-            &p("key"),
-            "--out",
-            &p("cps"),
-        ],
-    );
-    assert!(ok, "{err}");
+    let vkey = keygen(&dir, &p("key"));
+    checkpoint(&dir, &db, &p("key"), &p("cps"));
     let (ok, out, err) = alur(
         &dir,
         &[
