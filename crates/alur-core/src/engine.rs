@@ -1358,7 +1358,7 @@ fn decide_open(
         )),
         Command::Fire { kind } => fire(ctx, def, case, step, kind, now),
         Command::Recompute => {
-            let due = recompute(ctx, def, case, now);
+            let due = recompute(ctx, def, case);
             if case.calendar_version.as_deref() == Some(due.calendar.as_str())
                 && case.due_at == due.due_at
                 && case.step_due_at == due.step_due_at
@@ -1393,7 +1393,19 @@ fn system_record() -> ActorRecord {
     }
 }
 
-/// The service deadline for a clock started at `start` with `pauses` (working time excluded).
+/// The service deadline for a clock started at `start`, with the applicant's `pauses` (closed
+/// intervals in time order, an open one ending now):
+///
+/// 1. the completion time counted from `start` (the calendar's convention for working days);
+/// 2. moved by the working time of each pause *since* `start`: the applicant's time before the
+///    clock started is no part of the service time, so a pause, or the part of one, before
+///    `start` counts nothing;
+/// 3. only by pauses that begin before the deadline as moved so far: a file handed back after its
+///    deadline had passed stays late (a breach is never undone by returning the file), so a
+///    recorded breach is never followed by a later deadline except through an explicit
+///    recomputation entry.
+///
+/// `docs/ARCHITECTURE.md` states this rule; `tests/deadline_oracle.rs` recomputes it independently.
 fn service_due(
     cal: &alur_calendar::WorkingCalendar,
     def: &ServiceDefinition,
@@ -1401,8 +1413,12 @@ fn service_due(
     pauses: &[(Timestamp, Timestamp)],
 ) -> Option<Timestamp> {
     let mut due = cal.due(start, def.completion_time).ok()?;
-    for (a, b) in pauses {
-        let paused = cal.working_time_between(*a, *b).ok()?;
+    for &(a, b) in pauses {
+        let a = a.max(start);
+        if a >= due {
+            continue;
+        }
+        let paused = cal.working_time_between(a, b).ok()?;
         due = cal.add_working_time(due, paused).ok()?;
     }
     Some(due)
@@ -1452,16 +1468,14 @@ fn schedule(
     })
 }
 
-/// Deadlines of an open case recomputed from scratch with the current calendar.
-fn recompute(ctx: &Context<'_>, def: &ServiceDefinition, case: &Case, now: Timestamp) -> Due {
+/// Deadlines of an open case recomputed from scratch with the current calendar. A pause still
+/// running counts nothing yet, as when it began: the deadline moves by it when the applicant
+/// hands the file back (the transition that ends the pause computes it).
+fn recompute(ctx: &Context<'_>, def: &ServiceDefinition, case: &Case) -> Due {
     let (cal, label) = ctx.calendars.for_unit_labelled(&case.unit);
-    let mut pauses = case.pauses.clone();
-    if let Some(p) = case.paused_since {
-        pauses.push((p, now));
-    }
     let due_at = case
         .clock_started_at
-        .and_then(|s| service_due(cal, def, s, &pauses));
+        .and_then(|s| service_due(cal, def, s, &case.pauses));
     let step = case
         .step()
         .and_then(|s| def.steps.iter().find(|x| x.id == s));

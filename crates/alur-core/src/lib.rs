@@ -37,7 +37,8 @@ pub use memory::MemoryStore;
 pub use model::{Config, ServiceDefinition};
 pub use pseudonym::{Nik, PersonRef, Pseudonymizer};
 pub use runtime::{
-    Clock, Engine, ErasureReport, ManualClock, Submission, SystemClock, past_retention,
+    Clock, DeadlineChange, Engine, ErasureReport, ManualClock, RecomputeReport, Submission,
+    SystemClock, past_retention,
 };
 pub use scheduler::Scheduler;
 pub use store::Store;

@@ -109,13 +109,32 @@ pub struct Submission {
     pub payload: Payload,
 }
 
-/// Result of recomputing deadlines after a calendar amendment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Result of recomputing the deadlines of the open cases ([`Engine::amend_calendars`],
+/// [`Engine::recompute_deadlines`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RecomputeReport {
     /// Open cases looked at.
     pub open: usize,
-    /// Cases whose deadlines changed (each recorded in its audit chain).
+    /// Cases whose deadlines changed (each recorded in its audit chain, unless a dry run).
     pub changed: usize,
+    /// The changes, in the order the cases were looked at.
+    pub changes: Vec<DeadlineChange>,
+}
+
+/// One open case whose recorded deadlines differ from the ones the calendars in force and the
+/// deadline rule give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlineChange {
+    /// Case id.
+    pub case_id: String,
+    /// Service deadline recorded before.
+    pub due_before: Option<Timestamp>,
+    /// Service deadline recomputed.
+    pub due_after: Option<Timestamp>,
+    /// Step deadline recorded before.
+    pub step_due_before: Option<Timestamp>,
+    /// Step deadline recomputed.
+    pub step_due_after: Option<Timestamp>,
 }
 
 /// Result of erasing personal data at the end of its retention ([`Engine::erase_expired`]).
@@ -485,6 +504,17 @@ impl<S: Store> Engine<S> {
             Err(poisoned) => *poisoned.into_inner() = Arc::new(calendars),
         }
         self.record_configuration().await?;
+        self.recompute_deadlines(false).await
+    }
+
+    /// Recompute the deadlines of every open case with the calendars in force and the deadline
+    /// rule of this build, and record each one that differs from what the case holds as a
+    /// `deadline_recomputed` entry in its audit chain (its timers follow). A database written by
+    /// an older build with a wrong deadline rule is set right this way, with every change on
+    /// record; a second run finds nothing.
+    ///
+    /// With `dry_run`, nothing is written: the report lists what a run would change.
+    pub async fn recompute_deadlines(&self, dry_run: bool) -> Result<RecomputeReport, Error> {
         let mut report = RecomputeReport::default();
         let mut cursor: Option<Timestamp> = None;
         let mut seen = BTreeSet::new();
@@ -510,11 +540,19 @@ impl<S: Store> Engine<S> {
                 }
                 progressed = true;
                 report.open += 1;
-                match self.run(&c.id, Command::Recompute, None, None).await {
-                    Ok(_) => report.changed += 1,
-                    Err(e) if e.kind() == ErrorKind::InvalidTransition => {}
-                    Err(e) => return Err(e),
+                let Some(change) = self.deadline_change(&c).await? else {
+                    continue;
+                };
+                if !dry_run {
+                    match self.run(&c.id, Command::Recompute, None, None).await {
+                        Ok(_) => {}
+                        // Changed or closed since it was read: nothing to record.
+                        Err(e) if e.kind() == ErrorKind::InvalidTransition => continue,
+                        Err(e) => return Err(e),
+                    }
                 }
+                report.changed += 1;
+                report.changes.push(change);
             }
             if !progressed {
                 break;
@@ -522,6 +560,36 @@ impl<S: Store> Engine<S> {
             cursor = last;
         }
         Ok(report)
+    }
+
+    /// The deadlines `case` would get from a recomputation now, when they differ from its own.
+    async fn deadline_change(&self, case: &Case) -> Result<Option<DeadlineChange>, Error> {
+        let def = self
+            .definition(&case.service, case.definition_version)
+            .await?;
+        let calendars = self.calendars();
+        let now = self.clock.now();
+        let events = match engine::decide(
+            &self.context(&calendars),
+            &def,
+            Some(case),
+            &Command::Recompute,
+            now,
+        ) {
+            Ok(ev) => ev,
+            Err(r) if r.kind == engine::RefusalKind::InvalidTransition => return Ok(None),
+            Err(r) => return Err(r.into()),
+        };
+        Ok(events
+            .into_iter()
+            .find_map(|e| e.due)
+            .map(|due| DeadlineChange {
+                case_id: case.id.clone(),
+                due_before: case.due_at,
+                due_after: due.due_at,
+                step_due_before: case.step_due_at,
+                step_due_after: due.step_due_at,
+            }))
     }
 
     /// Erase the personal payloads of every closed case whose last change is older than the

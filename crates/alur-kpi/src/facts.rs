@@ -217,7 +217,7 @@ pub struct CaseFact {
     pub outcome: Option<Outcome>,
     /// Completed by deemed approval.
     pub deemed: bool,
-    /// The service deadline last recorded (or computed from the SLA when none was).
+    /// The service deadline the engine last recorded (`None` when the clock never started).
     pub due: Option<i64>,
     /// Closed by the deadline (decisions only; `None` while open, when withdrawn, or unknown).
     pub on_time: Option<bool>,
@@ -454,16 +454,9 @@ pub fn derive(
     }
     fact.paused_min = paused;
 
-    // The deadline: the one the engine recorded, else the SLA from submission moved by the
-    // applicant's time.
-    if due.is_none()
-        && let Some(i) = info
-    {
-        due = cal
-            .due(submitted, i.sla)
-            .and_then(|d| cal.add_working_minutes(d, u64::from(paused)))
-            .ok();
-    }
+    // The deadline is the one the engine recorded, never one computed here: a case decided
+    // before its service clock started (refused at the completeness check) has none, and is
+    // counted apart ("diputus sebelum berkas lengkap"), neither on time nor late.
     fact.due = due.map(Timestamp::as_second);
     if let Some(c) = closed {
         fact.closed = Some(c.as_second());

@@ -30,7 +30,7 @@ pub enum Language {
 }
 
 /// The columns, in order: (Indonesian, English).
-pub const COLUMNS: [(&str, &str); 27] = [
+pub const COLUMNS: [(&str, &str); 28] = [
     ("kode", "code"),
     ("wilayah", "region"),
     ("tingkat", "level"),
@@ -39,6 +39,7 @@ pub const COLUMNS: [(&str, &str); 27] = [
     ("selesai", "completed"),
     ("tepat_waktu", "on_time"),
     ("persen_tepat_waktu", "on_time_pct"),
+    ("diputus_sebelum_lengkap", "decided_before_clock"),
     ("median_jam", "lead_median_h"),
     ("p90_jam", "lead_p90_h"),
     ("ditolak", "refused"),
@@ -79,6 +80,7 @@ fn cells(r: &Row) -> Vec<String> {
         f.completed.to_string(),
         f.on_time.to_string(),
         num(f.on_time_pct),
+        f.decided_before_clock.to_string(),
         num(f.lead_median_h),
         num(f.lead_p90_h),
         f.refused.to_string(),
@@ -356,6 +358,10 @@ fn html(report: &Report) -> String {
         o.push_str(&card(
             "Tepat waktu",
             f.on_time_pct.map_or("-".into(), |p| format!("{p:.1} %")),
+        ));
+        o.push_str(&card(
+            "Diputus sebelum berkas lengkap",
+            f.decided_before_clock.to_string(),
         ));
         o.push_str(&card(
             "Median waktu (jam kerja)",

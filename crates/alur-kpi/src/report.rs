@@ -306,6 +306,10 @@ pub struct Figures {
     pub on_time: u64,
     /// `on_time` as a share of decisions whose deadline is known, in percent.
     pub on_time_pct: Option<f64>,
+    /// Decisions (completed or refused) made before the service clock started ("diputus sebelum
+    /// berkas lengkap", e.g. refused at the operator's completeness check): they have no service
+    /// deadline, so they are neither on time nor late and are left out of `on_time_pct`.
+    pub decided_before_clock: u64,
     /// Median lead time of decisions, working hours (applicant's time excluded).
     pub lead_median_h: Option<f64>,
     /// 90th percentile lead time, working hours.
@@ -879,6 +883,7 @@ impl<'a> Builder<'a> {
             completed: a.completed,
             on_time: a.on_time,
             on_time_pct: pct(a.on_time, a.with_deadline),
+            decided_before_clock: (a.completed + a.rejected).saturating_sub(a.with_deadline),
             lead_median_h: median.map(|m| hours(f64::from(m))),
             lead_p90_h: p90.map(|m| hours(f64::from(m))),
             refused: a.rejected,

@@ -67,3 +67,29 @@ pub fn checkpoint(dir: &Path, db: &str, key_file: &str, out: &str) -> String {
     assert!(ok, "{err}");
     stdout
 }
+
+/// Copy a directory tree (a configuration directory to edit in a test).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// The number before `word` in `text` (`"… 12 kasus …"`).
+pub fn count_before(text: &str, word: &str) -> usize {
+    let at = text
+        .find(word)
+        .unwrap_or_else(|| panic!("no `{word}` in {text}"));
+    text[..at]
+        .split_whitespace()
+        .last()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count before `{word}` in {text}"))
+}
