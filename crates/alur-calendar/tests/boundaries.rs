@@ -290,3 +290,57 @@ fn ramadan_ranges_include_both_ends_and_are_bounded() {
     // An inverted range is refused.
     assert!(WorkingCalendar::from_config(1, config(date(2026, 3, 1), date(2026, 2, 28))).is_err());
 }
+
+#[test]
+fn a_calendar_is_equal_to_another_exactly_when_version_and_content_are() {
+    use alur_calendar::NationalHolidays;
+    let a = cal();
+    let same = cal();
+    assert_eq!(a, same);
+    assert_eq!(a.clone(), a);
+    // Another number, or another content, is another calendar.
+    let renumbered = a.with_config(2, CalendarConfig::default()).unwrap();
+    assert_ne!(a, renumbered);
+    let other = WorkingCalendar::from_config(1, CalendarConfig::in_zone("Asia/Makassar")).unwrap();
+    assert_ne!(a, other);
+    assert_eq!(a.version().number, other.version().number);
+    // The calendar keeps the national list it was built from, and lists its holidays.
+    assert_eq!(a.national(), &NationalHolidays::embedded().unwrap());
+    assert_eq!(a.holidays().len(), a.national().len());
+    assert!(
+        a.holidays()
+            .iter()
+            .any(|h| h.date == date(2026, 3, 19) && h.name.contains("Nyepi"))
+    );
+    // Debug output names the digest in full.
+    let digest = a.version().digest;
+    assert_eq!(format!("{digest:?}"), format!("CalendarDigest({digest})"));
+    assert_eq!(digest.to_string().len(), 64);
+    assert_eq!(digest.short(), digest.to_string()[..16]);
+}
+
+#[test]
+fn a_calendars_debug_output_names_its_version_zone_and_coverage() {
+    let a = cal();
+    let text = format!("{a:?}");
+    assert!(text.starts_with("WorkingCalendar {"), "{text}");
+    for part in [
+        format!("{:?}", a.version()),
+        "Asia/Jakarta".to_owned(),
+        "2025..=2027".to_owned(),
+    ] {
+        assert!(text.contains(&part), "{part} in {text}");
+    }
+}
+
+#[test]
+fn a_duration_without_a_unit_says_so() {
+    let e = "3".parse::<SlaDuration>().unwrap_err();
+    assert_eq!(e.reason, "the unit is missing");
+    let e = "3 minggu".parse::<SlaDuration>().unwrap_err();
+    assert_eq!(
+        e.reason,
+        "the unit is not one of menit, jam, hari kerja, hari"
+    );
+    assert!(e.to_string().contains("\"3 hari kerja\""), "{e}");
+}

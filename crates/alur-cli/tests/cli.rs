@@ -132,3 +132,48 @@ fn calendar_show_names_the_holidays() {
     assert!(ok, "{err}");
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn the_kepri_calendar_names_its_ramadan_hours_and_counts_on_them() {
+    for (year, line) in [
+        (
+            "2025",
+            "Jam kerja Ramadan: Sabtu, 1 Maret 2025 s.d. Minggu, 30 Maret 2025",
+        ),
+        (
+            "2026",
+            "Jam kerja Ramadan: Kamis, 19 Februari 2026 s.d. Jumat, 20 Maret 2026",
+        ),
+        (
+            "2027",
+            "Jam kerja Ramadan: Senin, 8 Februari 2027 s.d. Selasa, 9 Maret 2027",
+        ),
+    ] {
+        let (ok, out, err) = alur(&[
+            "calendar",
+            "show",
+            year,
+            "--unit",
+            "21.71",
+            "--config",
+            "examples/config/kepri",
+        ]);
+        assert!(ok, "{err}");
+        assert!(out.contains(line), "{out}");
+    }
+    // Five working hours from 09:00 on a Ramadan Tuesday: 09:00–12:00 and 12:30–14:30.
+    let (ok, out, err) = alur(&[
+        "calendar",
+        "due",
+        "--unit",
+        "21.71.10.1001",
+        "--from",
+        "2026-03-17T09:00:00+07:00",
+        "--sla",
+        "5 jam",
+        "--config",
+        "examples/config/kepri",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("2026-03-17T14:30:00+07:00"), "{out}");
+}
