@@ -97,6 +97,29 @@ enum OutboxCmd {
     },
 }
 
+/// The database a command acts on: `--db`, else the configuration's `[storage] url`, else the
+/// default file.
+fn db_url(db: Option<String>, config: &alur_core::Config) -> String {
+    db.or_else(|| config.storage_url.clone())
+        .unwrap_or_else(|| "sqlite://alur.db".into())
+}
+
+/// An engine on the system clock and the tenant's existing pseudonym key, for a command that
+/// writes on record (retention erase, calendar recompute).
+async fn writing_engine(
+    config: alur_core::Config,
+    store: stores::AnyStore,
+) -> Result<alur_core::Engine<stores::AnyStore>, String> {
+    alur_core::Engine::new(
+        config,
+        store,
+        std::sync::Arc::new(alur_core::SystemClock),
+        serve::existing_pseudonymizer()?,
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
 async fn retention_cmd(cmd: RetentionCmd) -> Result<String, String> {
     match cmd {
         RetentionCmd::Erase {
@@ -111,10 +134,7 @@ async fn retention_cmd(cmd: RetentionCmd) -> Result<String, String> {
                         .into(),
                 );
             };
-            let db = db
-                .or_else(|| config.storage_url.clone())
-                .unwrap_or_else(|| "sqlite://alur.db".into());
-            let store = stores::open(&db).await?;
+            let store = stores::open(&db_url(db, &config)).await?;
             let r = if dry_run {
                 // Read only: no engine (which records configuration changes) and no write.
                 alur_core::past_retention(
@@ -126,14 +146,7 @@ async fn retention_cmd(cmd: RetentionCmd) -> Result<String, String> {
                 .await
                 .map_err(|e| e.to_string())?
             } else {
-                let engine = alur_core::Engine::new(
-                    config,
-                    store,
-                    std::sync::Arc::new(alur_core::SystemClock),
-                    serve::existing_pseudonymizer()?,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+                let engine = writing_engine(config, store).await?;
                 engine.erase_expired().await.map_err(|e| e.to_string())?
             };
             let mut out = format!(
@@ -468,18 +481,8 @@ async fn recompute_deadlines(config: PathBuf, db: Option<String>) -> Result<Stri
         .for_unit(&config.tenant.region)
         .time_zone()
         .clone();
-    let db = db
-        .or_else(|| config.storage_url.clone())
-        .unwrap_or_else(|| "sqlite://alur.db".into());
-    let store = stores::open(&db).await?;
-    let engine = alur_core::Engine::new(
-        config,
-        store,
-        std::sync::Arc::new(alur_core::SystemClock),
-        serve::existing_pseudonymizer()?,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let store = stores::open(&db_url(db, &config)).await?;
+    let engine = writing_engine(config, store).await?;
     let r = engine
         .recompute_deadlines(false)
         .await
@@ -638,10 +641,7 @@ async fn audit_cmd(cmd: AuditCmd) -> Result<String, String> {
             once,
         } => {
             let config = alur_core::load_dir(&config).map_err(|e| e.to_string())?;
-            let db = db
-                .or_else(|| config.storage_url.clone())
-                .unwrap_or_else(|| "sqlite://alur.db".into());
-            let store = stores::open(&db).await?;
+            let store = stores::open(&db_url(db, &config)).await?;
             audit::publish(
                 store,
                 &config,

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{alur, checkpoint, copy_dir, count_before, keygen, tmp};
+use common::{alur, copy_dir, count_before, tmp, verify_against_a_new_checkpoint};
 use std::path::Path;
 
 #[test]
@@ -89,21 +89,6 @@ fn recompute_moves_wrong_open_deadlines_on_record() {
     assert!(ok, "{err}");
     assert_eq!(count_before(&out, " berubah"), 0, "{out}");
 
-    let vkey = keygen(&dir, &p("key"));
-    checkpoint(&dir, &db, &p("key"), &p("cps"));
-    let (ok, out, err) = alur(
-        &dir,
-        &[
-            "audit",
-            "verify",
-            "--db",
-            &db,
-            "--key",
-            &vkey,
-            "--checkpoint",
-            &p("cps/kepri/latest.txt"),
-        ],
-    );
-    assert!(ok, "{out}\n{err}");
+    verify_against_a_new_checkpoint(&dir, &db);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{alur, checkpoint, copy_dir, count_before, keygen, tmp};
+use common::{alur, copy_dir, count_before, tmp, verify_against_a_new_checkpoint};
 use std::path::{Path, PathBuf};
 
 #[test]
@@ -110,23 +110,7 @@ fn retention_erases_on_record_and_the_log_still_verifies() {
     assert_eq!(count_before(&out, " kasus,"), 0, "nothing left: {out}");
 
     // The log, with the erasures, verifies against a signed checkpoint.
-    let vkey = keygen(&dir, &p("key"));
-    checkpoint(&dir, &db, &p("key"), &p("cps"));
-    let (ok, out, err) = alur(
-        &dir,
-        &[
-            "audit",
-            "verify",
-            "--db",
-            &db,
-            "--key",
-            &vkey,
-            "--checkpoint",
-            &p("cps/kepri/latest.txt"),
-        ],
-    );
-    assert!(ok, "{err}");
-    assert!(out.starts_with("OK:"), "{out}");
+    verify_against_a_new_checkpoint(&dir, &db);
 
     // Without a [retention] section the command says what to add.
     let plain = dir.join("plain");

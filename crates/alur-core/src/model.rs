@@ -710,7 +710,31 @@ impl Config {
             .unwrap_or(default)
     }
 
-    /// Whether `unit` offers `service`.
+    /// Every office that offers `service`: the units of its level inside its `regions` and the
+    /// tenant's region that [`Config::offers`] lets offer it, in code order.
+    pub fn offices(&self, service: &ServiceDefinition) -> Vec<&'static crate::region::Region> {
+        let Ok(index) = crate::region::RegionIndex::embedded() else {
+            return Vec::new();
+        };
+        let mut out: Vec<&'static crate::region::Region> = Vec::new();
+        for prefix in &service.regions {
+            let candidates = match index.get(prefix) {
+                Some(r) if r.level == service.runs_at => vec![r],
+                Some(_) => index.descendants_at(prefix, service.runs_at),
+                None => Vec::new(),
+            };
+            out.extend(candidates.into_iter().filter(|r| {
+                crate::region::code_within(&r.code, &self.tenant.region)
+                    && self.offers(&r.code, service)
+            }));
+        }
+        out.sort_by(|a, b| a.code.cmp(&b.code));
+        out.dedup_by(|a, b| a.code == b.code);
+        out
+    }
+
+    /// Whether `unit` offers `service`: a unit of the service's level inside its `regions`, and
+    /// listed for it when the unit's `[[unit]] services` restricts it.
     pub fn offers(&self, unit: &str, service: &ServiceDefinition) -> bool {
         let Ok(index) = crate::region::RegionIndex::embedded() else {
             return false;

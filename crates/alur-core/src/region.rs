@@ -114,6 +114,18 @@ pub struct Region {
     pub parent: Option<String>,
 }
 
+impl Region {
+    /// The name with its level as people write it: "Kelurahan Baloi Permai", "Kecamatan Batam
+    /// Kota", "Kota Batam" (the data already names kabupaten and kota so).
+    pub fn display_name(&self) -> String {
+        if self.name.starts_with(self.level.title()) {
+            self.name.clone()
+        } else {
+            format!("{} {}", self.level.title(), self.name)
+        }
+    }
+}
+
 /// Population of a province or kabupaten/kota (Dukcapil, December 2024).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Population {

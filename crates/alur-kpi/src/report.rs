@@ -691,14 +691,7 @@ impl<'a> Builder<'a> {
             return ("Nasional".into(), "nasional".into());
         }
         match self.regions.get(code) {
-            Some(r) => (
-                if r.name.starts_with(r.level.title()) {
-                    r.name.clone()
-                } else {
-                    format!("{} {}", r.level.title(), r.name)
-                },
-                r.level.as_str().to_owned(),
-            ),
+            Some(r) => (r.display_name(), r.level.as_str().to_owned()),
             None => (code.to_owned(), String::new()),
         }
     }

@@ -5,7 +5,7 @@
 
 use alur_core::engine::EventKind;
 use alur_core::model::Outcome;
-use alur_core::store::{SearchQuery, Store};
+use alur_core::store::Store;
 use alur_kpi::{Grouping, KpiContext, Query, SqliteKpi};
 use jiff::Timestamp;
 
@@ -52,29 +52,7 @@ async fn on_time_counts_only_recorded_deadlines() {
         let d = t.to_zoned_datetime(tz.clone()).date();
         d.year() == 2026 && d.month() == 3
     };
-    let mut cases = Vec::new();
-    let mut cursor: Option<Timestamp> = None;
-    let mut seen = std::collections::BTreeSet::new();
-    loop {
-        let q = SearchQuery {
-            submitted_to: cursor
-                .map(|c| c.checked_add(jiff::SignedDuration::from_nanos(1)).unwrap()),
-            limit: 1000,
-            ..SearchQuery::default()
-        };
-        let page = store.search("kepri", &q).await.unwrap();
-        let last = page.last().map(|c| c.submitted_at);
-        let before = cases.len();
-        for c in page {
-            if seen.insert(c.id.clone()) {
-                cases.push(c);
-            }
-        }
-        if cases.len() == before {
-            break;
-        }
-        cursor = last;
-    }
+    let cases = alur_testkit::all_cases(&store, "kepri").await;
     assert_eq!(cases.len() as u64, r.cases);
     let mut counts: Vec<(&str, Count)> = ["21.71.10.1001", "21.71.10", "21"]
         .into_iter()

@@ -209,14 +209,42 @@ impl SubmitBody {
 }
 
 /// Submit through the engine, counting the transition; `key` is namespaced by the caller.
+/// Submit under a fresh id that a short tracking code names ([`tracking::new_short_case_id`]);
+/// an id already taken (about one in a billion submissions a year) is drawn again.
 pub(crate) async fn submit_case<S: Store>(
     state: &AppState<S>,
     submission: Submission,
     key: Option<&str>,
 ) -> Result<Case, Problem> {
-    let case = state.engine.submit(submission, key).await?;
-    state.metrics.transition("submit");
-    Ok(case)
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let id = tracking::new_short_case_id(state.engine.pseudonymizer())
+            .ok_or_else(|| Problem::internal("the system has no random source"))?;
+        match state.engine.submit_as(&id, submission.clone(), key).await {
+            Ok(case) => {
+                state.metrics.transition("submit");
+                return Ok(case);
+            }
+            Err(e) if e.kind() == alur_core::ErrorKind::Conflict && tries < 3 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The links and codes a submission hands the applicant (API answer and receipt).
+pub(crate) fn handover<S: Store>(state: &AppState<S>, case_id: &str) -> serde_json::Value {
+    let p = state.engine.pseudonymizer();
+    let code = tracking::code(p, case_id);
+    let short = tracking::short_code(p, case_id);
+    let base = state.settings.public_url.trim_end_matches('/');
+    let path = short.clone().unwrap_or_else(|| code.clone());
+    json!({
+        "tracking_code": code,
+        "short_code": short,
+        "tracking_url": format!("{base}/lacak/{path}"),
+        "receipt_url": format!("{base}/lacak/{path}/tanda-terima"),
+    })
 }
 
 /// `POST /api/v1/cases`.
@@ -235,12 +263,8 @@ pub(crate) async fn submit<S: Store>(
     let key = key.map(|k| format!("api/v1/cases:{k}"));
     let case = submit_case(&state, submission, key.as_deref()).await?;
     let def = state.engine.service(&case.service).map(|d| &**d);
-    let code = tracking::code(state.engine.pseudonymizer(), &case.id);
-    let body = json!({
-        "case": case_json(&case, def),
-        "tracking_code": code,
-        "tracking_url": format!("{}/lacak/{code}", state.settings.public_url.trim_end_matches('/')),
-    });
+    let mut body = handover(&state, &case.id);
+    body["case"] = case_json(&case, def);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -297,6 +321,10 @@ pub(crate) async fn track<S: Store>(
         .map(|(at, text, reason)| json!({"at": at.to_string(), "text": text, "reason": reason}))
         .collect();
     body["fields"] = json!(p.fields);
+    body["short_code"] = json!(tracking::short_code(
+        state.engine.pseudonymizer(),
+        &p.case.id
+    ));
     Ok(Json(body))
 }
 

@@ -68,9 +68,7 @@ bawa dokumen asli saat diminta petugas.</p>\
         forms::url_encode(&d.id),
         csrf.input()
     );
-    for u in config.units.keys().filter(|u| config.offers(u, d)) {
-        let _ = write!(b, "<option value=\"{}\">{}</option>", e(u), e(u));
-    }
+    b.push_str(&office_options(config, d, ""));
     b.push_str(
         "</select></p><p><label for=\"nik\">NIK pemohon (16 angka)</label><br>\
 <input id=\"nik\" name=\"nik\" required inputmode=\"numeric\" pattern=\"[0-9]{16}\" maxlength=\"16\" autocomplete=\"off\"></p>",
@@ -100,6 +98,43 @@ bawa dokumen asli saat diminta petugas.</p>\
     let mut r = layout(StatusCode::OK, &format!("Ajukan: {}", d.name), &b);
     csrf.apply(&mut r);
     r
+}
+
+/// The offices offering a service as `<option>`s by name, grouped under the unit above them
+/// (the kecamatan of a kelurahan or desa, the kabupaten/kota of a kecamatan), `selected` chosen.
+pub(crate) fn office_options(
+    config: &alur_core::Config,
+    d: &alur_core::model::ServiceDefinition,
+    selected: &str,
+) -> String {
+    let index = alur_core::region::RegionIndex::embedded().ok();
+    let mut b = String::from("<option value=\"\">— pilih kantor —</option>");
+    let mut group: Option<&str> = None;
+    for r in config.offices(d) {
+        let parent = r.parent.as_deref().unwrap_or_default();
+        if group != Some(parent) {
+            if group.is_some() {
+                b.push_str("</optgroup>");
+            }
+            let label = index.and_then(|i| i.get(parent)).map_or_else(
+                || parent.to_owned(),
+                alur_core::region::Region::display_name,
+            );
+            let _ = write!(b, "<optgroup label=\"{}\">", e(&label));
+            group = Some(parent);
+        }
+        let _ = write!(
+            b,
+            "<option value=\"{}\"{}>{}</option>",
+            e(&r.code),
+            if r.code == selected { " selected" } else { "" },
+            e(&r.display_name())
+        );
+    }
+    if group.is_some() {
+        b.push_str("</optgroup>");
+    }
+    b
 }
 
 /// The file inputs of a form, one per requirement, with the limits stated.
@@ -349,7 +384,7 @@ pub(crate) async fn store_uploads<S: Store>(
 }
 
 /// `POST /layanan/{id}/ajukan`: check the form and every document, store the documents, submit,
-/// then to the tracking page (303).
+/// then to the receipt (303).
 pub(crate) async fn submit<S: Store>(
     State(state): State<AppState<S>>,
     Path(id): Path<String>,
@@ -414,8 +449,10 @@ pub(crate) async fn submit<S: Store>(
                     case.id
                 )));
             }
-            let code = tracking::code(state.engine.pseudonymizer(), &case.id);
-            Redirect::to(&format!("/lacak/{code}")).into_response()
+            let p = state.engine.pseudonymizer();
+            let code =
+                tracking::short_code(p, &case.id).unwrap_or_else(|| tracking::code(p, &case.id));
+            Redirect::to(&format!("/lacak/{code}/tanda-terima")).into_response()
         }
         Err(p) => error_page(&p),
     }

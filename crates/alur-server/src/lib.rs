@@ -11,6 +11,7 @@
 //! | `GET /openapi.json` | OpenAPI 3.1 document of the JSON API ([`openapi::OPERATIONS`]) |
 //! | `/api/v1/…` | the JSON API (services, cases, tracking, inbox, actions, timeline, letter verification) |
 //! | `GET /`, `/layanan/{id}`, `/layanan/{id}/ajukan`, `/lacak/{code}`, `/verifikasi/{token}` | pages for citizens, in Indonesian |
+//! | `GET /lacak/{code}/tanda-terima` | the printable receipt of a submission (short code, link, office, times, documents) |
 //! | `POST /lacak/{code}/aksi` | the applicant's action on a returned file (e.g. `kirim-ulang`) |
 //! | `GET /surat/{token}` | an issued letter's document, for printing |
 //! | `GET /petugas/perkara/{id}/dokumen/{sha256}` | a document uploaded with a case, for its unit's officers |
@@ -84,6 +85,11 @@ pub struct Settings {
     /// Requests a minute per client address on the public endpoints (submission, tracking,
     /// verification); 0 turns the limit off.
     pub public_requests_per_minute: u32,
+    /// Tracking look-ups whose code names no case, an hour per client address (a burst of the
+    /// same size); past them every look-up from the address answers 429 until the bucket
+    /// refills. Bounds guessing of tracking codes (docs/CONFIG.md, "Tracking codes"); 0 turns
+    /// it off.
+    pub tracking_misses_per_hour: u32,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// A configuration directory whose `letters/` holds template overrides and the emblem
@@ -119,6 +125,7 @@ impl Default for Settings {
             public_url: "http://127.0.0.1:8080".into(),
             require_idempotency_key: true,
             public_requests_per_minute: 120,
+            tracking_misses_per_hour: 20,
             max_body_bytes: 64 * 1024,
             letter_config_dir: None,
             letter_pdf: false,
@@ -147,6 +154,7 @@ pub struct AppState<S: Store> {
     pub settings: Arc<Settings>,
     metrics: Arc<Metrics>,
     limiter: Arc<RateLimiter>,
+    misses: Arc<RateLimiter>,
     accounts: Option<Arc<FileAuthenticator>>,
     letters: Arc<letters::LetterKit>,
     blobs: Arc<dyn BlobStore>,
@@ -161,6 +169,7 @@ impl<S: Store> Clone for AppState<S> {
             settings: self.settings.clone(),
             metrics: self.metrics.clone(),
             limiter: self.limiter.clone(),
+            misses: self.misses.clone(),
             accounts: self.accounts.clone(),
             letters: self.letters.clone(),
             blobs: self.blobs.clone(),
@@ -173,6 +182,7 @@ impl<S: Store> AppState<S> {
     /// State over an engine with an authenticator and settings.
     pub fn new(engine: Arc<Engine<S>>, auth: Arc<dyn Authenticator>, settings: Settings) -> Self {
         let limiter = Arc::new(RateLimiter::new(settings.public_requests_per_minute));
+        let misses = Arc::new(RateLimiter::per_hour(settings.tracking_misses_per_hour));
         let letters = Arc::new(letters::LetterKit::new(&settings));
         let blobs = Arc::new(FsBlobStore::new(settings.upload_dir.clone()));
         Self {
@@ -181,6 +191,7 @@ impl<S: Store> AppState<S> {
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
             limiter,
+            misses,
             accounts: None,
             letters,
             blobs,
@@ -239,6 +250,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             get(api::verify_letter::<S>),
         )
         .route("/lacak/{code}", get(pages::track::<S>))
+        .route("/lacak/{code}/tanda-terima", get(pages::receipt::<S>))
         .route(
             "/lacak/{code}/aksi",
             post(pages::applicant_act::<S>).layer(DefaultBodyLimit::max(upload_limit)),

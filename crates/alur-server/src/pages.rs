@@ -22,14 +22,18 @@ header{border-bottom:3px solid #0b5394;margin-bottom:1rem}header a{color:#0b5394
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}\
 .card{border:1px solid #ccc;border-radius:.5rem;padding:.8rem;margin:.6rem 0}.muted{color:#555}\
 .ok{background:#e6f4ea;border-color:#34a853}.bad{background:#fce8e6;border-color:#d93025}\
-input,button{font-size:1rem;padding:.5rem;max-width:100%}ol,ul{padding-left:1.3rem}";
+input,button{font-size:1rem;padding:.5rem;max-width:100%}ol,ul{padding-left:1.3rem}\
+header p{display:flex;justify-content:space-between;flex-wrap:wrap;gap:.5rem}\
+.code{font-family:ui-monospace,monospace;font-size:1.6rem;letter-spacing:.08em;font-weight:bold}\
+.wrap{overflow-wrap:anywhere}\
+@media print{header,.noprint{display:none}body{max-width:none}}";
 
 pub(crate) fn layout(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"id\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
 <title>{}</title><style>{CSS}</style></head><body>\
-<header><p><a href=\"/\">Layanan Publik</a></p></header><main>\n<h1>{}</h1>\n{body}</main></body></html>\n",
+<header><p><a href=\"/\">Layanan Publik</a><a href=\"/masuk\">Masuk petugas</a></p></header><main>\n<h1>{}</h1>\n{body}</main></body></html>\n",
         e(title),
         e(title)
     );
@@ -98,11 +102,8 @@ fn fee(f: &alur_core::model::Fee) -> String {
 pub(crate) async fn catalogue<S: Store>(State(state): State<AppState<S>>) -> Response {
     let config = state.engine.config();
     let mut b = format!("<p class=\"muted\">{}</p>", e(&config.tenant.name));
-    b.push_str(
-        "<form class=\"card\" action=\"/lacak\" method=\"get\"><label for=\"kode\">Lacak permohonan: \
-masukkan kode pelacakan</label><br><input id=\"kode\" name=\"kode\" required autocomplete=\"off\" size=\"40\"> \
-<button type=\"submit\">Lacak</button></form><h2>Daftar layanan</h2>",
-    );
+    b.push_str(&track_box("", None));
+    b.push_str("<h2>Daftar layanan</h2>");
     for d in config.services.values() {
         let _ = write!(
             b,
@@ -190,25 +191,211 @@ pub(crate) async fn service<S: Store>(
     layout(StatusCode::OK, &d.name, &b)
 }
 
+/// The "Lacak permohonan" box: the short code from the receipt or the tracking link, with what
+/// was typed and why it was refused when it was.
+fn track_box(value: &str, error: Option<&str>) -> String {
+    let (invalid, message) = match error {
+        Some(m) => (
+            " aria-invalid=\"true\" aria-describedby=\"kode-galat\"",
+            format!(
+                "<br><span id=\"kode-galat\" class=\"bad\" role=\"alert\">{}</span>",
+                e(m)
+            ),
+        ),
+        None => ("", String::new()),
+    };
+    format!(
+        "<form class=\"card\" action=\"/lacak\" method=\"get\"><h2><label for=\"kode\">Lacak permohonan</label></h2>\
+<p class=\"muted\">Ketik kode pelacakan dari tanda terima (12 huruf dan angka, misalnya K7PQ-2MVH-9CWX) \
+atau tempel tautan pelacakannya.</p>\
+<input id=\"kode\" name=\"kode\" required autocomplete=\"off\" autocapitalize=\"characters\" \
+spellcheck=\"false\" size=\"30\" value=\"{}\"{invalid}> <button type=\"submit\">Lacak</button>{message}</form>",
+        e(value)
+    )
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct TrackForm {
     kode: String,
 }
 
-/// `GET /lacak?kode=…`: the catalogue's form, redirected to the tracking page.
-pub(crate) async fn track_form(query: Result<Query<TrackForm>, QueryRejection>) -> Response {
-    match query {
-        Ok(Query(f)) if !f.kode.trim().is_empty() => {
-            let code: String = f
-                .kode
-                .trim()
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
-                .collect();
-            Redirect::to(&format!("/lacak/{code}")).into_response()
-        }
-        _ => error_page(&Problem::bad_request("kode pelacakan belum diisi")),
+/// What the tracking box was given: the path segment of a tracking link, a full code, or a short
+/// code (checked, so a typo is told apart from an unknown code).
+fn typed_code(input: &str) -> Result<String, String> {
+    let t = input.trim();
+    if t.is_empty() {
+        return Err("Kode pelacakan belum diisi.".into());
     }
+    // A pasted link: the segment after /lacak/.
+    let t = match t.find("/lacak/") {
+        Some(i) => t[i + 7..].split(['/', '?', '#']).next().unwrap_or_default(),
+        None => t,
+    };
+    if t.contains('.') {
+        let code: String = t
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+            .collect();
+        return Ok(code);
+    }
+    let v = crate::tracking::parse_short(t).map_err(|err| err.indonesian())?;
+    Ok(v.iter()
+        .enumerate()
+        .flat_map(|(i, &x)| {
+            let sep = (i > 0 && i % 4 == 0).then_some('-');
+            sep.into_iter().chain(std::iter::once(char::from(
+                crate::tracking::SHORT_ALPHABET[usize::from(x)],
+            )))
+        })
+        .collect())
+}
+
+/// `GET /lacak?kode=…`: the home page's box, to the tracking page; a code that cannot be one is
+/// answered with the box again, what was typed kept, and what to fix.
+pub(crate) async fn track_form(query: Result<Query<TrackForm>, QueryRejection>) -> Response {
+    let typed = query.map(|Query(f)| f.kode).unwrap_or_default();
+    match typed_code(&typed) {
+        Ok(code) => Redirect::to(&format!("/lacak/{code}")).into_response(),
+        Err(message) => layout(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Kode pelacakan belum benar",
+            &track_box(&typed, Some(&message)),
+        ),
+    }
+}
+
+/// "Kelurahan Baloi Permai — Kecamatan Batam Kota": an office and the unit above it.
+pub(crate) fn office_name(code: &str) -> String {
+    let Ok(index) = alur_core::region::RegionIndex::embedded() else {
+        return code.to_owned();
+    };
+    let Some(r) = index.get(code) else {
+        return code.to_owned();
+    };
+    match r.parent.as_deref().and_then(|p| index.get(p)) {
+        Some(parent) if parent.level != alur_core::region::UnitLevel::Provinsi => {
+            format!("{} — {}", r.display_name(), parent.display_name())
+        }
+        _ => r.display_name(),
+    }
+}
+
+/// A local time as people read it: "Selasa, 17 Maret 2026 pukul 09.00 WIB".
+pub(crate) fn local_long(
+    unit: &str,
+    t: jiff::Timestamp,
+    calendars: &alur_core::calendars::Calendars,
+) -> String {
+    let cal = calendars.for_unit(unit);
+    let dt = cal.time_zone().to_datetime(t);
+    let zone = match cal.utc_offset().seconds() / 3600 {
+        7 => "WIB",
+        8 => "WITA",
+        9 => "WIT",
+        _ => "",
+    };
+    format!(
+        "{} pukul {:02}.{:02} {zone}",
+        alur_calendar::format_date_id(dt.date()),
+        dt.hour(),
+        dt.minute()
+    )
+    .trim_end()
+    .to_owned()
+}
+
+/// The applicant's short code and link, as the receipt and the tracking page show them.
+fn code_block<S: Store>(state: &AppState<S>, case_id: &str) -> String {
+    let h = api::handover(state, case_id);
+    let url = h["tracking_url"].as_str().unwrap_or_default();
+    match h["short_code"].as_str() {
+        Some(short) => format!(
+            "<div class=\"card ok\"><p>Kode pelacakan:<br><span class=\"code\">{}</span></p>\
+<p class=\"wrap\">Tautan pelacakan: <a href=\"{}\">{}</a></p></div>",
+            e(short),
+            e(url),
+            e(url)
+        ),
+        None => format!(
+            "<div class=\"card ok\"><p class=\"wrap\">Tautan pelacakan: <a href=\"{}\">{}</a></p></div>",
+            e(url),
+            e(url)
+        ),
+    }
+}
+
+/// `GET /lacak/{code}/tanda-terima`: the receipt of a submission (tanda terima), to print or
+/// keep: the codes, the service, the office, when it was received, when it is expected to be
+/// done, and the documents handed in.
+pub(crate) async fn receipt<S: Store>(
+    State(state): State<AppState<S>>,
+    Path(code): Path<String>,
+) -> Response {
+    let p = match api::progress(&state, &code).await {
+        Ok(p) => p,
+        Err(problem) => return error_page(&problem),
+    };
+    let c = &p.case;
+    let calendars = state.engine.calendars();
+    let cal = calendars.for_unit(&c.unit);
+    let expected = match c.due_at {
+        Some(d) => local_long(&c.unit, d, &calendars),
+        None => match cal.due(c.submitted_at, p.def.completion_time) {
+            Ok(d) => format!(
+                "{} ({} sejak berkas dinyatakan lengkap; tanggal ini berlaku bila berkas lengkap pada hari pengajuan)",
+                local_long(&c.unit, d, &calendars),
+                p.def.completion_time
+            ),
+            Err(_) => format!("{} sejak berkas dinyatakan lengkap", p.def.completion_time),
+        },
+    };
+    let mut b = String::from(
+        "<p class=\"muted\">Permohonan Anda telah diterima. Simpan atau cetak tanda terima ini; \
+kode pelacakan dipakai untuk melihat perkembangan permohonan dan menjawab permintaan petugas.</p>",
+    );
+    b.push_str(&code_block(&state, &c.id));
+    let _ = write!(
+        b,
+        "<table><tr><th>Layanan</th><td>{}</td></tr><tr><th>Kantor</th><td>{}</td></tr>\
+<tr><th>Diterima</th><td>{}</td></tr><tr><th>Perkiraan selesai</th><td>{}</td></tr>\
+<tr><th>Biaya</th><td>{}</td></tr></table>",
+        e(&p.def.name),
+        e(&office_name(&c.unit)),
+        e(&local_long(&c.unit, c.submitted_at, &calendars)),
+        e(&expected),
+        e(&fee(&p.def.fee)),
+    );
+    let uploaded: Vec<String> = state
+        .blobs
+        .attachments(&c.id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| a.requirement)
+        .collect();
+    let requirements: Vec<_> = p.def.applicable_requirements(&c.conditions).collect();
+    b.push_str("<h2>Persyaratan</h2><table><tr><th>Persyaratan</th><th>Keterangan</th></tr>");
+    for r in &requirements {
+        let state_text = if uploaded.iter().any(|u| u == &r.id) {
+            "diunggah bersama permohonan"
+        } else {
+            "dibawa ke kantor bila diminta petugas"
+        };
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            e(&r.name),
+            e(state_text)
+        );
+    }
+    b.push_str("</table>");
+    let _ = write!(
+        b,
+        "<p class=\"noprint\"><a href=\"/lacak/{}\">Lihat status permohonan</a> · \
+cetak halaman ini dengan menu cetak peramban (Ctrl+P)</p>",
+        forms::url_encode(&code)
+    );
+    layout(StatusCode::OK, "Tanda terima permohonan", &b)
 }
 
 #[derive(Debug, Deserialize)]
@@ -269,14 +456,19 @@ pub(crate) async fn track<S: Store>(
             e(text)
         );
     }
+    b.push_str(&code_block(&state, &c.id));
     let _ = write!(
         b,
-        "<table><tr><th>Layanan</th><td>{}</td></tr><tr><th>Status</th><td>{}</td></tr>\
-<tr><th>Diajukan</th><td>{}</td></tr><tr><th>Perkiraan selesai</th><td>{}</td></tr></table>",
+        "<table><tr><th>Layanan</th><td>{}</td></tr><tr><th>Kantor</th><td>{}</td></tr>\
+<tr><th>Status</th><td>{}</td></tr>\
+<tr><th>Diajukan</th><td>{}</td></tr><tr><th>Perkiraan selesai</th><td>{}</td></tr></table>\
+<p><a href=\"/lacak/{}/tanda-terima\">Tanda terima</a></p>",
         e(&p.def.name),
+        e(&office_name(&c.unit)),
         e(&status),
         e(&when(c.submitted_at)),
         e(&expected),
+        forms::url_encode(&code),
     );
     if let Some(l) = letters::issued_letter(&state, &c.id).await {
         let _ = write!(

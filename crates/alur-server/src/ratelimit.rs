@@ -20,7 +20,10 @@ const MAX_BUCKETS: usize = 100_000;
 /// In-memory token buckets by client address.
 #[derive(Debug)]
 pub struct RateLimiter {
-    per_minute: u32,
+    /// Tokens a bucket holds (the burst); 0: no limit.
+    capacity: u32,
+    /// Seconds for a whole bucket to refill.
+    period_secs: u32,
     buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
 }
 
@@ -28,19 +31,29 @@ impl RateLimiter {
     /// `per_minute` requests a minute per address, with a burst of the same size; 0 turns the
     /// limit off.
     pub fn new(per_minute: u32) -> Self {
+        Self::per_period(per_minute, 60)
+    }
+
+    /// `per_hour` a hour per address, with a burst of the same size; 0 turns the limit off.
+    pub fn per_hour(per_hour: u32) -> Self {
+        Self::per_period(per_hour, 3600)
+    }
+
+    fn per_period(capacity: u32, period_secs: u32) -> Self {
         Self {
-            per_minute,
+            capacity,
+            period_secs,
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
     /// Whether `ip` has a token left, without taking it.
     pub fn available(&self, ip: IpAddr) -> bool {
-        if self.per_minute == 0 {
+        if self.capacity == 0 {
             return true;
         }
-        let capacity = f64::from(self.per_minute);
-        let per_second = capacity / 60.0;
+        let capacity = f64::from(self.capacity);
+        let per_second = capacity / f64::from(self.period_secs);
         let buckets = match self.buckets.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -52,11 +65,11 @@ impl RateLimiter {
 
     /// Take one request's token for `ip`; `Err(seconds to wait)` when none is left.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        if self.per_minute == 0 {
+        if self.capacity == 0 {
             return Ok(());
         }
-        let capacity = f64::from(self.per_minute);
-        let per_second = capacity / 60.0;
+        let capacity = f64::from(self.capacity);
+        let per_second = capacity / f64::from(self.period_secs);
         let now = Instant::now();
         let mut buckets = match self.buckets.lock() {
             Ok(g) => g,
@@ -76,7 +89,7 @@ impl RateLimiter {
             Ok(())
         } else {
             let wait = ((1.0 - *tokens) / per_second).ceil();
-            // The wait is at most 60 s by construction.
+            // The wait is at most one period by construction.
             Err(if wait.is_finite() && wait > 0.0 {
                 wait as u64
             } else {
@@ -142,7 +155,15 @@ pub(crate) async fn client_address<S: Store>(
     next.run(req).await
 }
 
-/// The middleware of the public endpoints: a token bucket per client address.
+/// Whether a path looks a case up by its tracking code (the pages and the API).
+fn is_tracking_lookup(path: &str) -> bool {
+    path.starts_with("/lacak/") || path.starts_with("/api/v1/track/")
+}
+
+/// The middleware of the public endpoints: a token bucket per client address, and for tracking
+/// look-ups a second, much smaller bucket that only a code naming no case drains (a mistyped
+/// short code fails its check symbol before any look-up and costs nothing): guessing codes is
+/// bounded by it, not by the general limit (docs/CONFIG.md, "Tracking codes").
 pub(crate) async fn limit<S: Store>(
     State(state): State<AppState<S>>,
     req: Request,
@@ -152,8 +173,18 @@ pub(crate) async fn limit<S: Store>(
         .extensions()
         .get::<ClientAddr>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0);
+    let lookup = is_tracking_lookup(req.uri().path());
+    if lookup && !state.misses.available(ip) {
+        return Problem::too_many_requests(60).into_response();
+    }
     match state.limiter.check(ip) {
-        Ok(()) => next.run(req).await,
+        Ok(()) => {
+            let response = next.run(req).await;
+            if lookup && response.status() == axum::http::StatusCode::NOT_FOUND {
+                let _ = state.misses.check(ip);
+            }
+            response
+        }
         Err(wait) => Problem::too_many_requests(wait).into_response(),
     }
 }
@@ -173,6 +204,15 @@ mod tests {
         assert!((1..=60).contains(&wait));
         assert!(l.check(b).is_ok());
         assert!(RateLimiter::new(0).check(a).is_ok());
+        // An hourly bucket: the burst, then a wait of up to an hour's share.
+        let h = RateLimiter::per_hour(3);
+        for _ in 0..3 {
+            assert!(h.check(a).is_ok());
+        }
+        assert!(!h.available(a));
+        let wait = h.check(a).expect_err("limited");
+        assert!((1..=1200).contains(&wait), "{wait}");
+        assert!(h.available(b));
     }
 
     #[test]

@@ -360,6 +360,13 @@ async fn a_domicile_letter_from_submission_to_verification() {
     b.screenshot("layanan").await;
     b.click("a[href='/layanan/batam-domisili/ajukan']").await;
     b.wait_for("Persyaratan yang perlu dibawa").await;
+    // The office by name, under its kecamatan.
+    let form = b.source().await;
+    assert!(
+        form.contains("<optgroup label=\"Kecamatan Batam Kota\">")
+            && form.contains(">Kelurahan Baloi Permai</option>"),
+        "{form}"
+    );
     b.click("select[name='unit'] option[value='21.71.10.1001']")
         .await;
     b.type_into("#nik", "2171104512900001").await;
@@ -372,13 +379,46 @@ async fn a_domicile_letter_from_submission_to_verification() {
     b.screenshot("ajukan").await;
     b.click("form[action='/layanan/batam-domisili/ajukan'] button[type='submit']")
         .await;
-    b.wait_for("Status permohonan").await;
-    let tracking = b.current_url().await;
+    // The receipt: the short code, the office by name, the link.
+    let receipt = b.wait_for("Tanda terima permohonan").await;
     assert!(
-        tracking.starts_with(&format!("{base}/lacak/")),
-        "{tracking}"
+        b.current_url().await.ends_with("/tanda-terima"),
+        "{}",
+        b.current_url().await
     );
+    assert!(receipt.contains("Kelurahan Baloi Permai — Kecamatan Batam Kota"));
+    b.screenshot("tanda-terima").await;
+    let short = receipt
+        .split("<span class=\"code\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("a short code on the receipt")
+        .to_owned();
+    assert_eq!(short.len(), 14, "{short}");
+    // The citizen types the code, as read off the receipt, into the home page's box.
+    b.open(&format!("{base}/")).await;
+    b.wait_for("Lacak permohonan").await;
+    b.type_into("#kode", &short.to_lowercase().replace('-', " "))
+        .await;
+    b.click("form[action='/lacak'] button[type='submit']").await;
+    let page = b.wait_for("Status permohonan").await;
+    assert!(page.contains(&short), "the tracking page shows the code");
+    let tracking = b.current_url().await;
+    assert_eq!(tracking, format!("{base}/lacak/{short}"));
     b.screenshot("lacak-diajukan").await;
+    // A mistyped code is told as such, what was typed kept.
+    b.open(&format!("{base}/")).await;
+    let mut typo: Vec<char> = short.chars().collect();
+    let i = (0..typo.len() - 1)
+        .find(|&i| typo[i] != '-' && typo[i + 1] != '-' && typo[i] != typo[i + 1])
+        .expect("two different neighbours");
+    typo.swap(i, i + 1);
+    let typo: String = typo.into_iter().collect();
+    b.type_into("#kode", &typo).await;
+    b.click("form[action='/lacak'] button[type='submit']").await;
+    let page = b.wait_for("tidak cocok").await;
+    assert!(page.contains(&format!("value=\"{typo}\"")), "{page}");
+    b.screenshot("lacak-salah-ketik").await;
 
     // The operator returns it as incomplete.
     b.sign_in(&base, "baloi-operator", "sandi-operator").await;

@@ -307,12 +307,43 @@ async fn tracking_codes_track_and_refuse_tampering() {
     let r = d.submit("t", &domisili("<script>alert(1)</script>")).await;
     let code = r.json()["tracking_code"].as_str().expect("code").to_owned();
     let id = r.json()["case"]["id"].as_str().expect("id").to_owned();
+    let short = r.json()["short_code"]
+        .as_str()
+        .expect("short code")
+        .to_owned();
     assert!(
         r.json()["tracking_url"]
             .as_str()
-            .is_some_and(|u| u.ends_with(&code))
+            .is_some_and(|u| u.ends_with(&format!("/lacak/{short}")))
+    );
+    assert!(
+        r.json()["receipt_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(&format!("/lacak/{short}/tanda-terima")))
     );
     assert!(!code.contains(&id), "the code is not the plain case id");
+    assert!(
+        !id.contains(&short.replace('-', "")),
+        "nor is the short code"
+    );
+    // The short code tracks the same case, typed in any case and without dashes.
+    for typed in [short.clone(), short.to_lowercase().replace('-', "")] {
+        let t = d.get(&format!("/api/v1/track/{typed}"), None).await;
+        assert_eq!(t.status, 200, "{typed}");
+        assert_eq!(t.json()["id"], id.as_str());
+        assert_eq!(t.json()["short_code"], short.as_str());
+    }
+    let receipt = d.get(&format!("/lacak/{short}/tanda-terima"), None).await;
+    assert_eq!(receipt.status, 200);
+    for part in [
+        short.as_str(),
+        "Tanda terima permohonan",
+        "Kelurahan Baloi Permai — Kecamatan Batam Kota",
+        "Surat pengantar RT/RW",
+        "pukul",
+    ] {
+        assert!(receipt.text.contains(part), "{part} on the receipt");
+    }
 
     let t = d.get(&format!("/api/v1/track/{code}"), None).await;
     assert_eq!(t.status, 200);

@@ -479,8 +479,18 @@ async fn citizens_submit_through_the_form() {
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.text);
-    assert!(r.location.starts_with("/lacak/"), "{}", r.location);
-    let track = d.get(&r.location, &[]).await;
+    // To the receipt, then the tracking page.
+    assert!(
+        r.location.starts_with("/lacak/") && r.location.ends_with("/tanda-terima"),
+        "{}",
+        r.location
+    );
+    let receipt = d.get(&r.location, &[]).await;
+    assert_eq!(receipt.status, 200);
+    assert!(receipt.text.contains("Tanda terima permohonan"));
+    let track = d
+        .get(r.location.trim_end_matches("/tanda-terima"), &[])
+        .await;
     assert_eq!(track.status, 200);
     assert!(track.text.contains("&lt;i&gt;Rina&lt;/i&gt;"));
 

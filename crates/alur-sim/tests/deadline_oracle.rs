@@ -26,7 +26,7 @@ use alur_calendar::SlaDuration;
 use alur_core::audit::AuditEntry;
 use alur_core::engine::{Actor, Command, EventKind, Payload};
 use alur_core::model::{ClockStart, ServiceDefinition};
-use alur_core::store::{SearchQuery, Store};
+use alur_core::store::Store;
 use alur_core::{Config, Engine, ManualClock, MemoryStore, Scheduler};
 use jiff::Timestamp;
 use jiff::civil::{Date, Weekday, date};
@@ -342,36 +342,6 @@ fn check_case(
     bad
 }
 
-/// Every case of the tenant, oldest first.
-async fn all_cases<S: Store>(store: &S, tenant: &str) -> Vec<alur_core::Case> {
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    let mut cursor: Option<Timestamp> = None;
-    loop {
-        let q = SearchQuery {
-            submitted_to: cursor
-                .map(|c| c.checked_add(jiff::SignedDuration::from_nanos(1)).unwrap()),
-            limit: 1000,
-            ..SearchQuery::default()
-        };
-        let page = store.search(tenant, &q).await.unwrap();
-        let last = page.last().map(|c| c.submitted_at);
-        let mut progressed = false;
-        for c in page {
-            if seen.insert(c.id.clone()) {
-                progressed = true;
-                out.push(c);
-            }
-        }
-        if !progressed {
-            break;
-        }
-        cursor = last;
-    }
-    out.sort_by_key(|c| c.submitted_at);
-    out
-}
-
 async fn check_store<S: Store>(
     store: &S,
     config: &Config,
@@ -379,7 +349,7 @@ async fn check_store<S: Store>(
 ) -> (usize, Seen, Vec<String>) {
     let mut seen = Seen::default();
     let mut bad = Vec::new();
-    let cases = all_cases(store, &config.tenant.id).await;
+    let cases = alur_testkit::all_cases(store, &config.tenant.id).await;
     for c in &cases {
         let def = store
             .definition(&config.tenant.id, &c.service, c.definition_version)

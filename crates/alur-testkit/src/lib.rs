@@ -97,6 +97,37 @@ pub fn ts(s: &str) -> Timestamp {
     s.parse().expect("valid timestamp")
 }
 
+/// Every case of `tenant` in `store`, oldest submission first (paged through
+/// [`Store::search`]).
+pub async fn all_cases<S: Store + ?Sized>(store: &S, tenant: &str) -> Vec<Case> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut cursor: Option<Timestamp> = None;
+    loop {
+        let q = SearchQuery {
+            submitted_to: cursor
+                .and_then(|c| c.checked_add(jiff::SignedDuration::from_nanos(1)).ok()),
+            limit: 1000,
+            ..SearchQuery::default()
+        };
+        let page = store.search(tenant, &q).await.expect("search");
+        let last = page.last().map(|c| c.submitted_at);
+        let mut progressed = false;
+        for c in page {
+            if seen.insert(c.id.clone()) {
+                progressed = true;
+                out.push(c);
+            }
+        }
+        if !progressed {
+            break;
+        }
+        cursor = last;
+    }
+    out.sort_by_key(|c| c.submitted_at);
+    out
+}
+
 /// A domicile submission at Kelurahan Baloi Permai.
 pub fn domisili(n: u32) -> Submission {
     let fields = [

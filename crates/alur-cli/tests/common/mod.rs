@@ -93,3 +93,27 @@ pub fn count_before(text: &str, word: &str) -> usize {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count before `{word}` in {text}"))
 }
+
+/// The whole log of `db` verified against a checkpoint signed now with a fresh key (files under
+/// `dir`): asserts `alur audit verify` says OK and returns what it printed.
+pub fn verify_against_a_new_checkpoint(dir: &Path, db: &str) -> String {
+    let p = |n: &str| dir.join(n).display().to_string();
+    let vkey = keygen(dir, &p("verify-key"));
+    checkpoint(dir, db, &p("verify-key"), &p("verify-cps"));
+    let (ok, out, err) = alur(
+        dir,
+        &[
+            "audit",
+            "verify",
+            "--db",
+            db,
+            "--key",
+            &vkey,
+            "--checkpoint",
+            &p("verify-cps/kepri/latest.txt"),
+        ],
+    );
+    assert!(ok, "{out}\n{err}");
+    assert!(out.starts_with("OK:"), "{out}");
+    out
+}
