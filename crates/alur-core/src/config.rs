@@ -456,6 +456,8 @@ struct RawRequirement {
 struct RawField {
     id: String,
     label: String,
+    required: Option<bool>,
+    max_length: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -1537,6 +1539,21 @@ fn build_service(
         "step",
         raw.step.iter().map(|c| c.id.as_str()),
     );
+    for (i, f) in raw.field.iter().enumerate() {
+        if let Some(n) = f.max_length
+            && !(1..=Field::MAX_MAX_LENGTH).contains(&n)
+        {
+            ctx.err(
+                fid,
+                &format!("field[{i}].max_length"),
+                format!(
+                    "max_length {n} is outside 1–{}",
+                    Field::MAX_MAX_LENGTH
+                ),
+                "give the longest value accepted in characters, e.g. max_length = 200 (default 500)",
+            );
+        }
+    }
     for (i, r) in raw.requirement.iter().enumerate() {
         if let Some(c) = &r.only_if
             && !cond_ids.contains(c)
@@ -2107,6 +2124,8 @@ fn build_service(
             .map(|f| Field {
                 id: f.id.clone(),
                 label: f.label.clone(),
+                required: f.required.unwrap_or(true),
+                max_length: f.max_length,
             })
             .collect(),
         complaint_channels: raw

@@ -35,7 +35,7 @@ pub use engine::{Actor, Case, Command, Payload, Status};
 pub use error::{Error, ErrorKind};
 pub use memory::MemoryStore;
 pub use model::{Config, ServiceDefinition};
-pub use pseudonym::{Nik, PersonRef, Pseudonymizer};
+pub use pseudonym::{Nik, NikError, PersonRef, Pseudonymizer};
 pub use runtime::{
     Clock, DeadlineChange, Engine, ErasureReport, ManualClock, RecomputeReport, Submission,
     SystemClock, past_retention,

@@ -154,6 +154,35 @@ pub struct Field {
     pub id: String,
     /// Label in Indonesian.
     pub label: String,
+    /// Whether an application must fill it (TOML `required`, default `true`).
+    #[serde(default = "required_default", skip_serializing_if = "is_true")]
+    pub required: bool,
+    /// Longest value accepted, in characters (TOML `max_length`; `None`:
+    /// [`Field::DEFAULT_MAX_LENGTH`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+}
+
+impl Field {
+    /// Longest value of a field that does not say, in characters.
+    pub const DEFAULT_MAX_LENGTH: u32 = 500;
+    /// The longest `max_length` a service may set.
+    pub const MAX_MAX_LENGTH: u32 = 10_000;
+
+    /// Longest value accepted, in characters.
+    pub fn max_chars(&self) -> usize {
+        self.max_length.unwrap_or(Self::DEFAULT_MAX_LENGTH) as usize
+    }
+}
+
+fn required_default() -> bool {
+    true
+}
+
+// serde's `skip_serializing_if` passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// The fee (biaya/tarif).

@@ -20,6 +20,87 @@ impl Nik {
     }
 }
 
+/// Why a NIK cannot be one Dukcapil issued (see [`Nik::parse_issued`]). The messages say what
+/// to check, in Indonesian, and never repeat the digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NikError {
+    /// Not 16 digits (the count of what was typed, spaces aside).
+    #[error("NIK terdiri dari 16 angka; yang diisi {0} karakter")]
+    Length(usize),
+    /// Something other than a digit.
+    #[error("NIK hanya berisi angka 0–9")]
+    NotDigits,
+    /// Digits 1–4 name no kabupaten/kota.
+    #[error(
+        "6 angka pertama NIK adalah kode wilayah, tetapi 4 angka pertamanya bukan kode kabupaten/kota; periksa kembali KTP-el"
+    )]
+    Regency,
+    /// Digits 1–6 name no kecamatan.
+    #[error(
+        "6 angka pertama NIK harus kode kecamatan tempat NIK diterbitkan; kode itu tidak ada; periksa kembali KTP-el"
+    )]
+    District,
+    /// Digits 7–12 are no date of birth (day + 40 for women).
+    #[error(
+        "angka ke-7 sampai ke-12 NIK adalah tanggal lahir (DDMMYY, tanggal + 40 untuk perempuan), tetapi bukan tanggal yang ada; periksa kembali KTP-el"
+    )]
+    BirthDate,
+    /// Digits 13–16 are 0000.
+    #[error("4 angka terakhir NIK adalah nomor urut dan tidak mungkin 0000")]
+    Serial,
+}
+
+impl Nik {
+    /// Parse a NIK and check it as Dukcapil writes it: 16 digits; digits 1–6 the kecamatan of
+    /// registration (a kabupaten/kota and a kecamatan of the region data); digits 7–12 a date of
+    /// birth `DDMMYY`, the day plus 40 for women, a real date in 19YY or 20YY (so 29 February
+    /// only in a leap year); digits 13–16 a serial other than 0000. There is no checksum, so a
+    /// NIK that passes can still belong to nobody; one that fails cannot be on a KTP-el.
+    pub fn parse_issued(s: &str, regions: &crate::region::RegionIndex) -> Result<Self, NikError> {
+        let count = s.chars().count();
+        if count != 16 {
+            return Err(NikError::Length(count));
+        }
+        if !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(NikError::NotDigits);
+        }
+        let b = s.as_bytes();
+        let part = |i: usize, n: usize| &s[i..i + n];
+        let regency = format!("{}.{}", part(0, 2), part(2, 2));
+        if regions.get(&regency).is_none_or(|r| {
+            !matches!(
+                r.level,
+                crate::region::UnitLevel::Kabupaten | crate::region::UnitLevel::Kota
+            )
+        }) {
+            return Err(NikError::Regency);
+        }
+        let district = format!("{regency}.{}", part(4, 2));
+        if regions
+            .get(&district)
+            .is_none_or(|r| r.level != crate::region::UnitLevel::Kecamatan)
+        {
+            return Err(NikError::District);
+        }
+        let num = |i: usize| i16::from(b[i] - b'0') * 10 + i16::from(b[i + 1] - b'0');
+        let (day, month, year) = (num(6), num(8), num(10));
+        let day = if day > 40 { day - 40 } else { day };
+        let real = |century: i16| {
+            i8::try_from(month)
+                .ok()
+                .zip(i8::try_from(day).ok())
+                .is_some_and(|(m, d)| jiff::civil::Date::new(century + year, m, d).is_ok())
+        };
+        if !(real(1900) || real(2000)) {
+            return Err(NikError::BirthDate);
+        }
+        if part(12, 4) == "0000" {
+            return Err(NikError::Serial);
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
 impl fmt::Debug for Nik {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Nik(<redacted>)")
@@ -98,6 +179,64 @@ impl Pseudonymizer {
 
 #[cfg(test)]
 mod tests {
+
+    fn regions() -> &'static crate::region::RegionIndex {
+        crate::region::RegionIndex::embedded().expect("region data")
+    }
+
+    #[test]
+    fn issued_niks_are_checked_as_dukcapil_writes_them() {
+        let r = regions();
+        // Batam Kota (21.71.10): a man born 1 January 1990, a woman born 5 December 1990.
+        for ok in [
+            "2171100101900001",
+            "2171104512900001",
+            // 29 February 2000 (a leap year), a woman; 31 December; Bunguran Timur, Natuna.
+            "2171106902000123",
+            "2171103112991234",
+            "2103075506850009",
+        ] {
+            assert!(Nik::parse_issued(ok, r).is_ok(), "{ok}");
+        }
+        let bad = [
+            ("0000000000000000", NikError::Regency),
+            ("9999100101900001", NikError::Regency),
+            ("2100100101900001", NikError::Regency), // 21.00 is no kabupaten/kota
+            ("2171990101900001", NikError::District),
+            ("2171100001900001", NikError::BirthDate), // day 0
+            ("2171103201900001", NikError::BirthDate), // day 32
+            ("2171104001900001", NikError::BirthDate), // day 40: neither a man's nor a woman's
+            ("2171107201900001", NikError::BirthDate), // 72 − 40 = 32
+            ("2171100113900001", NikError::BirthDate), // month 13
+            ("2171100100900001", NikError::BirthDate), // month 0
+            ("2171103102900001", NikError::BirthDate), // 31 February
+            ("2171102902010001", NikError::BirthDate), // 29 February 1901 / 2001
+            ("2171100101900000", NikError::Serial),
+            ("217110010190000a", NikError::NotDigits),
+            ("217110010190000١", NikError::NotDigits), // an Arabic-Indic digit
+        ];
+        for (nik, want) in bad {
+            assert_eq!(Nik::parse_issued(nik, r).err(), Some(want), "{nik}");
+        }
+        // Every wrong digit count.
+        for n in (0..40).filter(|&n| n != 16) {
+            let s = "2".repeat(n);
+            assert_eq!(Nik::parse_issued(&s, r).err(), Some(NikError::Length(n)));
+        }
+        // Messages say what to check and never repeat the digits.
+        for e in [
+            NikError::Length(15),
+            NikError::NotDigits,
+            NikError::Regency,
+            NikError::District,
+            NikError::BirthDate,
+            NikError::Serial,
+        ] {
+            let m = e.to_string();
+            assert!(m.contains("NIK") && !m.contains("2171"), "{m}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -55,6 +55,8 @@ fn config() -> alur_core::Config {
         def.fields.push(Field {
             id: id.into(),
             label: label.into(),
+            required: false,
+            max_length: None,
         });
     }
     config.services.insert(def.id.clone(), Arc::new(def));

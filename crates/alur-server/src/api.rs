@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use alur_core::model::{ServiceDefinition, Step};
-use alur_core::{Actor, Case, Command, Engine, Nik, Payload, Status, Store, Submission};
+use alur_core::{Actor, Case, Command, Engine, Payload, Status, Store, Submission};
 
 use crate::problem::Problem;
 use crate::{AppState, tracking};
@@ -186,22 +186,31 @@ pub(crate) struct SubmitBody {
 }
 
 impl SubmitBody {
+    /// The submission, when every input passes [`crate::validate::application`]; else a 422
+    /// listing each input's problem.
     pub(crate) fn submission<S: Store>(self, engine: &Engine<S>) -> Result<Submission, Problem> {
-        let nik = Nik::parse(&self.nik).ok_or_else(|| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-input",
-                "NIK tidak valid",
-                "`nik` must be a 16-digit NIK",
-            )
-        })?;
+        let def = engine
+            .service(&self.service)
+            .ok_or_else(|| Problem::not_found(format!("unknown service `{}`", self.service)))?;
+        let (nik, errors) =
+            crate::validate::application(engine.config(), def, &self.nik, &self.unit, &self.fields);
+        let nik = match nik {
+            Some(n) if errors.is_empty() => n,
+            _ => return Err(Problem::invalid_application(errors)),
+        };
+        let fields = self
+            .fields
+            .into_iter()
+            .map(|(k, v)| (k, v.trim().to_owned()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
         Ok(Submission {
             service: self.service,
             unit: self.unit,
             applicant: engine.pseudonymizer().person(&nik),
             conditions: self.conditions,
             payload: Payload {
-                fields: self.fields,
+                fields,
                 ..Payload::default()
             },
         })

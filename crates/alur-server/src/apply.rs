@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use alur_core::publish::escape as e;
-use alur_core::{Nik, Payload, Store, Submission};
+use alur_core::{Payload, Store, Submission};
 
 use crate::blobs::{self, Attachment};
 use crate::forms::{self, csrf_for, csrf_ok};
@@ -37,9 +37,74 @@ pub(crate) async fn form<S: Store>(
             "this service is not offered online",
         ));
     }
+    render_form(&state, &headers, d, &Typed::default(), &[], StatusCode::OK)
+}
+
+/// What the applicant typed, to show the form again after a refusal.
+#[derive(Debug, Default)]
+pub(crate) struct Typed {
+    unit: String,
+    nik: String,
+    conditions: Vec<String>,
+    fields: std::collections::BTreeMap<String, String>,
+    had_files: bool,
+}
+
+/// A typed value as the form shows it again: control characters (NUL among them) dropped, so
+/// nothing the desk refused is echoed.
+fn shown(v: &str) -> String {
+    v.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// The message for `input` among `errors`, as a paragraph tied to the input, and the
+/// attributes that mark the input invalid.
+fn message_for(errors: &[(String, String)], input: &str, id: &str) -> (String, String) {
+    let msgs: Vec<&str> = errors
+        .iter()
+        .filter(|(k, _)| k == input)
+        .map(|(_, m)| m.as_str())
+        .collect();
+    if msgs.is_empty() {
+        return (String::new(), String::new());
+    }
+    (
+        format!(" aria-invalid=\"true\" aria-describedby=\"{id}-galat\""),
+        format!(
+            "<br><span id=\"{id}-galat\" class=\"galat\">{}</span>",
+            e(&msgs.join(" "))
+        ),
+    )
+}
+
+/// The application form, with `typed` filled in and each input's problem beside it.
+pub(crate) fn render_form<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    d: &alur_core::model::ServiceDefinition,
+    typed: &Typed,
+    errors: &[(String, String)],
+    status: StatusCode,
+) -> Response {
     let config = state.engine.config();
-    let csrf = csrf_for(&state, &headers);
-    let mut b = String::from("<h2>Persyaratan yang perlu dibawa</h2><ol>");
+    let csrf = csrf_for(state, headers);
+    let mut b = String::new();
+    if !errors.is_empty() {
+        let _ = write!(
+            b,
+            "<div class=\"card bad\" role=\"alert\"><p><strong>Permohonan belum dapat diajukan.</strong> \
+Perbaiki isian yang ditandai di bawah, lalu ajukan lagi.{}</p><ul>",
+            if typed.had_files {
+                " Dokumen yang tadi dipilih belum disimpan: pilih dan unggah kembali."
+            } else {
+                ""
+            }
+        );
+        for (_, m) in errors {
+            let _ = write!(b, "<li>{}</li>", e(m));
+        }
+        b.push_str("</ul></div>");
+    }
+    b.push_str("<h2>Persyaratan yang perlu dibawa</h2><ol>");
     for r in &d.requirements {
         match r
             .only_if
@@ -59,43 +124,60 @@ pub(crate) async fn form<S: Store>(
             }
         }
     }
+    let (unit_attr, unit_msg) = message_for(errors, "unit", "unit");
     let _ = write!(
         b,
-        "</ol><p class=\"muted\">Dokumen dapat diunggah di bawah ini (tidak wajib); \
+        "</ol><p class=\"muted\">Isian bertanda * wajib diisi. Dokumen dapat diunggah di bawah ini (tidak wajib); \
 bawa dokumen asli saat diminta petugas.</p>\
-<form class=\"card\" method=\"post\" action=\"/layanan/{}/ajukan\" enctype=\"multipart/form-data\">{}\
-<p><label for=\"unit\">Kantor tujuan</label><br><select id=\"unit\" name=\"unit\" required>",
+<form class=\"card\" method=\"post\" action=\"/layanan/{}/ajukan\" enctype=\"multipart/form-data\" novalidate>{}\
+<p><label for=\"unit\">Kantor tujuan *</label><br><select id=\"unit\" name=\"unit\" required{unit_attr}>",
         forms::url_encode(&d.id),
         csrf.input()
     );
-    b.push_str(&office_options(config, d, ""));
-    b.push_str(
-        "</select></p><p><label for=\"nik\">NIK pemohon (16 angka)</label><br>\
-<input id=\"nik\" name=\"nik\" required inputmode=\"numeric\" pattern=\"[0-9]{16}\" maxlength=\"16\" autocomplete=\"off\"></p>",
+    b.push_str(&office_options(config, d, typed.unit.trim()));
+    let (nik_attr, nik_msg) = message_for(errors, "nik", "nik");
+    let _ = write!(
+        b,
+        "</select>{unit_msg}</p><p><label for=\"nik\">NIK pemohon (16 angka, sesuai KTP-el) *</label><br>\
+<input id=\"nik\" name=\"nik\" required inputmode=\"numeric\" maxlength=\"16\" autocomplete=\"off\" value=\"{}\"{nik_attr}>{nik_msg}</p>",
+        e(&shown(&typed.nik))
     );
     if !d.conditions.is_empty() {
         b.push_str("<fieldset><legend>Keterangan pemohon</legend>");
         for c in &d.conditions {
             let _ = write!(
                 b,
-                "<label><input type=\"checkbox\" name=\"kondisi\" value=\"{}\"> {}</label><br>",
+                "<label><input type=\"checkbox\" name=\"kondisi\" value=\"{}\"{}> {}</label><br>",
                 e(&c.id),
+                if typed.conditions.contains(&c.id) {
+                    " checked"
+                } else {
+                    ""
+                },
                 e(&c.question)
             );
         }
         b.push_str("</fieldset>");
     }
     for f in &d.fields {
+        let input_id = format!("field-{}", f.id);
+        let (attr, msg) = message_for(errors, &format!("fields.{}", f.id), &input_id);
         let _ = write!(
             b,
-            "<p><label>{}<br><input name=\"field[{}]\" size=\"40\"></label></p>",
+            "<p><label for=\"{}\">{}{}</label><br><input id=\"{}\" name=\"field[{}]\" maxlength=\"{}\" value=\"{}\"{}{attr}>{msg}</p>",
+            e(&input_id),
             e(&f.label),
-            e(&f.id)
+            if f.required { " *" } else { "" },
+            e(&input_id),
+            e(&f.id),
+            f.max_chars(),
+            e(&shown(typed.fields.get(&f.id).map_or("", String::as_str))),
+            if f.required { " required" } else { "" },
         );
     }
-    b.push_str(&upload_inputs(&state, d.requirements.iter()));
+    b.push_str(&upload_inputs(state, d.requirements.iter()));
     b.push_str("<p><button type=\"submit\">Ajukan permohonan</button></p></form>");
-    let mut r = layout(StatusCode::OK, &format!("Ajukan: {}", d.name), &b);
+    let mut r = layout(status, &format!("Ajukan: {}", d.name), &b);
     csrf.apply(&mut r);
     r
 }
@@ -408,13 +490,33 @@ pub(crate) async fn submit<S: Store>(
         Some(d) if !d.in_person_only => d,
         _ => return error_page(&Problem::not_found(format!("no service `{id}` online"))),
     };
-    let Some(nik) = Nik::parse(f.get("nik").unwrap_or_default().trim()) else {
-        return error_page(&Problem::new(
+    let typed = Typed {
+        unit: f.get("unit").unwrap_or_default().to_owned(),
+        nik: f.get("nik").unwrap_or_default().to_owned(),
+        conditions: f.all("kondisi").map(str::to_owned).collect(),
+        fields: f
+            .indexed("field")
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        had_files: !posted.files.is_empty(),
+    };
+    let (nik, errors) = crate::validate::application(
+        state.engine.config(),
+        def,
+        &typed.nik,
+        &typed.unit,
+        &typed.fields,
+    );
+    // The form again, what was typed kept, each problem beside its input; nothing stored.
+    let Some(nik) = nik.filter(|_| errors.is_empty()) else {
+        return render_form(
+            &state,
+            &headers,
+            def,
+            &typed,
+            &errors,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-input",
-            "NIK tidak valid",
-            "the NIK must be 16 digits",
-        ));
+        );
     };
     let uploads = match check_uploads(&state, def, posted.files) {
         Ok(u) => u,
@@ -422,14 +524,15 @@ pub(crate) async fn submit<S: Store>(
     };
     let submission = Submission {
         service: id,
-        unit: f.get("unit").unwrap_or_default().trim().to_owned(),
+        unit: typed.unit.trim().to_owned(),
         applicant: state.engine.pseudonymizer().person(&nik),
-        conditions: f.all("kondisi").map(str::to_owned).collect(),
+        conditions: typed.conditions.iter().cloned().collect(),
         payload: Payload {
-            fields: f
-                .indexed("field")
+            fields: typed
+                .fields
+                .iter()
                 .filter(|(_, v)| !v.trim().is_empty())
-                .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+                .map(|(k, v)| (k.clone(), v.trim().to_owned()))
                 .collect(),
             ..Payload::default()
         },

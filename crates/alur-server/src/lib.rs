@@ -62,6 +62,7 @@ mod pages;
 pub mod problem;
 pub mod ratelimit;
 pub mod tracking;
+mod validate;
 
 pub use accounts::{FileAuthenticator, hash_password};
 pub use api::may_see;

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use alur_core::model::ServiceDefinition;
 use alur_core::store::SearchQuery;
-use alur_core::{Case, Nik, Payload, Status, Store, Submission};
+use alur_core::{Case, Payload, Status, Store, Submission};
 
 use crate::forms;
 use crate::problem::Problem;
@@ -246,33 +246,47 @@ pub(crate) async fn create<S: Store>(State(state): State<AppState<S>>, body: Byt
             "jurisdiction_id or address_id (the unit code) is required",
         );
     };
-    let Some(nik) = Nik::parse(f.get("nik").unwrap_or_default().trim()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "nik (the applicant's 16-digit NIK) is required",
-        );
+    let Some(def) = state.engine.service(service) else {
+        return error(StatusCode::NOT_FOUND, "unknown service_code");
     };
-    if state
-        .engine
-        .service(service)
-        .is_some_and(|d| d.in_person_only)
-    {
+    if def.in_person_only {
         return error(
             StatusCode::BAD_REQUEST,
             "this service is only offered in person",
         );
     }
+    let fields: std::collections::BTreeMap<String, String> = f
+        .indexed("attribute")
+        .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+        .collect();
+    let (nik, errors) = crate::validate::application(
+        state.engine.config(),
+        def,
+        f.get("nik").unwrap_or_default(),
+        unit,
+        &fields,
+    );
+    let Some(nik) = nik.filter(|_| errors.is_empty()) else {
+        // Open311 errors: one {code, description} per input, the input named as Open311 names it.
+        let list: Vec<serde_json::Value> = errors
+            .iter()
+            .map(|(k, m)| {
+                let name = k.strip_prefix("fields.").map_or_else(
+                    || k.replace("unit", "jurisdiction_id"),
+                    |a| format!("attribute[{a}]"),
+                );
+                json!({"code": 400, "description": format!("{name}: {m}")})
+            })
+            .collect();
+        return (StatusCode::BAD_REQUEST, Json(list)).into_response();
+    };
     let submission = Submission {
         service: service.to_owned(),
         unit: unit.to_owned(),
         applicant: state.engine.pseudonymizer().person(&nik),
         conditions: Default::default(),
         payload: Payload {
-            fields: f
-                .indexed("attribute")
-                .filter(|(_, v)| !v.trim().is_empty())
-                .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
-                .collect(),
+            fields: fields.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
             ..Payload::default()
         },
     };

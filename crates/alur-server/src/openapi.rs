@@ -162,7 +162,7 @@ pub const OPERATIONS: &[Operation] = &[
         method: "post",
         path: "/api/v1/cases",
         id: "submitCase",
-        summary: "Submit an application; answers with the case and its tracking code",
+        summary: "Submit an application; answers with the case, its short tracking code (`short_code`, e.g. K7PQ-2MVH-9CWX), the full code and the tracking and receipt links",
         officer: false,
         params: &[IDEMPOTENCY_KEY],
         body: Some("Submission"),
@@ -171,7 +171,10 @@ pub const OPERATIONS: &[Operation] = &[
             (400, "Malformed body or missing Idempotency-Key"),
             (404, "Unknown service"),
             (409, "Conflict"),
-            (422, "Invalid input, or the key was used with another body"),
+            (
+                422,
+                "Invalid input (`errors` lists each input: nik, unit, fields.<id>), or the key was used with another body",
+            ),
             (429, "Rate limited"),
         ],
     },
@@ -179,14 +182,17 @@ pub const OPERATIONS: &[Operation] = &[
         method: "get",
         path: "/api/v1/track/{code}",
         id: "trackCase",
-        summary: "Track a case by its tracking code (no sign-in)",
+        summary: "Track a case by its short code (any case, dashes optional) or its full tracking code (no sign-in)",
         officer: false,
         params: &[],
         body: None,
         responses: &[
             (200, "The case's progress"),
             (404, "No such code"),
-            (429, "Rate limited"),
+            (
+                429,
+                "Rate limited (also after 20 unknown codes an hour from one address)",
+            ),
         ],
     },
     Operation {
@@ -399,17 +405,20 @@ pub const OPERATIONS: &[Operation] = &[
         method: "post",
         path: "/layanan/{id}/ajukan",
         id: "submitForm",
-        summary: "Submit from the form; redirects to the tracking page `/lacak/{code}`",
+        summary: "Submit from the form; redirects to the receipt `/lacak/{code}/tanda-terima`",
         officer: false,
         params: &[],
         body: Some("SubmissionForm"),
         responses: &[
-            (303, "Submitted: to the tracking page"),
+            (303, "Submitted: to the receipt"),
             (400, "Unreadable form"),
             (403, "Missing or wrong CSRF token"),
             (404, "No such service online"),
             (409, "Conflict"),
-            (422, "Invalid input"),
+            (
+                422,
+                "Invalid input: the form again, what was typed kept, each problem beside its input",
+            ),
             (429, "Rate limited"),
         ],
     },
@@ -520,7 +529,19 @@ fn schemas() -> Value {
                 "type": {"type": "string"},
                 "title": {"type": "string"},
                 "status": {"type": "integer"},
-                "detail": {"type": "string"}
+                "detail": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "description": "A refused application: what is wrong with each input, in Indonesian",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "field": {"type": "string", "description": "nik, unit or fields.<field id>"},
+                            "message": {"type": "string"}
+                        },
+                        "required": ["field", "message"]
+                    }
+                }
             },
             "required": ["type", "title", "status"]
         },

@@ -25,7 +25,8 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 input,button{font-size:1rem;padding:.5rem;max-width:100%}ol,ul{padding-left:1.3rem}\
 header p{display:flex;justify-content:space-between;flex-wrap:wrap;gap:.5rem}\
 .code{font-family:ui-monospace,monospace;font-size:1.6rem;letter-spacing:.08em;font-weight:bold}\
-.wrap{overflow-wrap:anywhere}\
+.wrap{overflow-wrap:anywhere}.galat{color:#a50e0e;font-weight:bold}\
+[aria-invalid=true]{border:2px solid #d93025}\
 @media print{header,.noprint{display:none}body{max-width:none}}";
 
 pub(crate) fn layout(status: StatusCode, title: &str, body: &str) -> Response {

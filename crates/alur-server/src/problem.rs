@@ -20,6 +20,10 @@ pub struct Problem {
     pub detail: String,
     /// Seconds to wait, sent as `Retry-After` (rate limits).
     pub retry_after: Option<u64>,
+    /// What is wrong with each input of a refused application: `(field, message)`, the field
+    /// named as the request names it (`nik`, `unit`, `fields.nama`), the message in Indonesian;
+    /// the `errors` member.
+    pub errors: Vec<(String, String)>,
 }
 
 impl Problem {
@@ -36,7 +40,24 @@ impl Problem {
             title: title.into(),
             detail: detail.into(),
             retry_after: None,
+            errors: Vec::new(),
         }
+    }
+
+    /// 422: an application refused, with what is wrong with each input.
+    pub fn invalid_application(errors: Vec<(String, String)>) -> Self {
+        let mut p = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+            "Isian belum lengkap atau tidak valid",
+            errors
+                .iter()
+                .map(|(f, m)| format!("{f}: {m}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        p.errors = errors;
+        p
     }
 
     /// 400: the request is malformed.
@@ -118,12 +139,20 @@ impl Problem {
 
     /// The JSON body.
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut b = serde_json::json!({
             "type": self.type_uri(),
             "title": self.title,
             "status": self.status.as_u16(),
             "detail": self.detail,
-        })
+        });
+        if !self.errors.is_empty() {
+            b["errors"] = self
+                .errors
+                .iter()
+                .map(|(f, m)| serde_json::json!({"field": f, "message": m}))
+                .collect();
+        }
+        b
     }
 }
 

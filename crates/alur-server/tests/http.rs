@@ -680,3 +680,61 @@ async fn performance_figures_can_be_public() {
     assert_eq!(again.json()["rows"][0]["figures"]["received"], 0);
     assert_eq!(d.get("/kinerja?unit=21", None).await.status, 200);
 }
+
+#[tokio::test]
+async fn refused_applications_list_every_input_to_fix() {
+    let d = start(MemoryStore::new(), settings()).await;
+    let long = "x".repeat(200_000);
+    let body = json!({
+        "service": "batam-domisili",
+        "unit": "21.71.10.9999",
+        "nik": "2171100113900001",
+        "fields": {"nama": "", "alamat": "Jl.\u{0}Uji", "keperluan": long, "warna": "biru"},
+    });
+    let r = d.submit("bad-1", &body).await;
+    // Over the body limit: refused before any check (issue 25 makes every such answer a
+    // problem+json 413).
+    assert!((400..500).contains(&r.status), "{}", r.status);
+    let body = json!({
+        "service": "batam-domisili",
+        "unit": "21.71.10.9999",
+        "nik": "2171100113900001",
+        "fields": {"nama": "", "alamat": "Jl.\u{0}Uji", "keperluan": "x".repeat(501), "warna": "biru"},
+    });
+    let r = d.submit("bad-2", &body).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.content_type, "application/problem+json");
+    let errors = r.json()["errors"].as_array().expect("errors").clone();
+    let fields: Vec<&str> = errors.iter().filter_map(|e| e["field"].as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "nik",
+            "unit",
+            "fields.nama",
+            "fields.alamat",
+            "fields.keperluan",
+            "fields.warna"
+        ],
+        "{errors:?}"
+    );
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("tanggal lahir"))
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["message"].as_str().is_some_and(|m| m.ends_with('.')))
+    );
+    assert!(
+        !r.text.contains("2171100113900001"),
+        "the NIK is never echoed"
+    );
+    let q = alur_core::store::SearchQuery::default();
+    assert!(d.engine.search(&q).await.expect("search").is_empty());
+    // Optional contact fields may stay empty; the required ones and a real NIK suffice.
+    let r = d.submit("ok", &domisili("Rina")).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}

@@ -449,7 +449,7 @@ async fn officers_act_on_pages_and_only_on_their_cases() {
 
 #[tokio::test]
 async fn citizens_submit_through_the_form() {
-    let d = start(settings(), 0).await;
+    let (d, _blobs, engine) = start_with_blobs(settings(), 0).await;
     let service = d.get("/layanan/batam-domisili", &[]).await;
     assert!(service.text.contains("/layanan/batam-domisili/ajukan"));
     let page = d.get("/layanan/batam-domisili/ajukan", &[]).await;
@@ -494,18 +494,75 @@ async fn citizens_submit_through_the_form() {
     assert_eq!(track.status, 200);
     assert!(track.text.contains("&lt;i&gt;Rina&lt;/i&gt;"));
 
-    // A bad NIK is refused with a page.
-    let mut bad = form.to_vec();
-    bad[2] = ("nik", "123");
-    let r = d
-        .post(
-            "/layanan/batam-domisili/ajukan",
-            &[("alur_csrf", &anon)],
-            &bad,
-        )
-        .await;
-    assert_eq!(r.status, 422);
-    assert!(r.text.contains("NIK tidak valid"));
+    // Refusals answer with the form again: what was typed kept, each problem beside its input,
+    // and nothing submitted.
+    let before = case_count(&engine).await;
+    let long = "x".repeat(200_000);
+    // (inputs changed, messages expected)
+    type Refusal<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let refusals: [Refusal<'_>; 6] = [
+        (
+            &[("nik", "123")],
+            &["NIK terdiri dari 16 angka; yang diisi 3 karakter"],
+        ),
+        (
+            &[("nik", "0000000000000000")],
+            &["bukan kode kabupaten/kota"],
+        ),
+        (&[("nik", "2171103202900001")], &["tanggal lahir"]),
+        (&[("nik", "2171104512900000")], &["tidak mungkin 0000"]),
+        (
+            &[("field[nama]", ""), ("field[alamat]", " ")],
+            &[
+                "“Nama lengkap” wajib diisi.",
+                "“Alamat domisili” wajib diisi.",
+            ],
+        ),
+        (
+            &[("field[keperluan]", &long), ("field[alamat]", "Jl.\0Uji")],
+            &[
+                "paling panjang 500 karakter; yang diisi 200000",
+                "karakter kendali",
+            ],
+        ),
+    ];
+    for (changes, messages) in refusals {
+        let mut bad = form.to_vec();
+        for (k, v) in changes {
+            if let Some(slot) = bad.iter_mut().find(|(name, _)| name == k) {
+                slot.1 = v;
+            }
+        }
+        let r = d
+            .post(
+                "/layanan/batam-domisili/ajukan",
+                &[("alur_csrf", &anon)],
+                &bad,
+            )
+            .await;
+        assert_eq!(r.status, 422, "{changes:?}");
+        assert!(
+            r.text.contains("Permohonan belum dapat diajukan"),
+            "{}",
+            r.text
+        );
+        for m in messages {
+            assert!(r.text.contains(m), "{m} for {changes:?}:\n{}", r.text);
+        }
+        assert!(r.text.contains("aria-invalid=\"true\""));
+        // The rest of what was typed is still there.
+        assert!(
+            r.text.contains("value=\"Uji\"")
+                || changes.iter().any(|(k, _)| *k == "field[keperluan]")
+        );
+        assert!(r.text.contains("<option value=\"21.71.10.1001\" selected>"));
+        assert!(!r.text.contains('\0'), "NUL is never echoed");
+    }
+    assert_eq!(
+        case_count(&engine).await,
+        before,
+        "no refused application became a case"
+    );
     assert_eq!(d.get("/layanan/nope/ajukan", &[]).await.status, 404);
 }
 
@@ -1124,4 +1181,57 @@ async fn applicants_upload_documents_when_completing_a_returned_file() {
         "{}",
         page.text
     );
+}
+
+/// Every service offered online can be applied for at every office that offers it, chosen by
+/// name from the form, and each submission leads to its receipt.
+#[tokio::test]
+async fn every_service_at_every_office_through_the_form() {
+    let (d, _blobs, engine) = start_with_blobs(settings(), 0).await;
+    let config = engine.config();
+    let mut submitted = 0;
+    let mut per_service = Vec::new();
+    for def in config.services.values().filter(|d| !d.in_person_only) {
+        let offices = config.offices(def);
+        assert!(!offices.is_empty(), "{} is offered nowhere", def.id);
+        let path = format!("/layanan/{}/ajukan", def.id);
+        let page = d.get(&path, &[]).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let anon = page.cookie("alur_csrf").expect("cookie");
+        let csrf = page.csrf();
+        for office in &offices {
+            let option = format!(
+                "<option value=\"{}\">{}</option>",
+                office.code,
+                office.display_name()
+            );
+            assert!(page.text.contains(&option), "{option} on {path}");
+            let mut form: Vec<(String, String)> = vec![
+                ("csrf".into(), csrf.clone()),
+                ("unit".into(), office.code.clone()),
+                ("nik".into(), "2171104512900001".into()),
+            ];
+            for f in def.fields.iter().filter(|f| f.required) {
+                form.push((format!("field[{}]", f.id), format!("isi {}", f.id)));
+            }
+            let form: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let r = d.post(&path, &[("alur_csrf", &anon)], &form).await;
+            assert_eq!(r.status, 303, "{} at {}: {}", def.id, office.code, r.text);
+            assert!(r.location.ends_with("/tanda-terima"), "{}", r.location);
+            submitted += 1;
+        }
+        per_service.push((def.id.clone(), offices.len()));
+    }
+    assert_eq!(
+        alur_testkit::all_cases(engine.store(), "kepri").await.len(),
+        submitted
+    );
+    // Batam's letters at every kelurahan of the city (Baloi Permai keeps its own list), the
+    // Karimun and Natuna services at their offices.
+    let count = |id: &str| per_service.iter().find(|(s, _)| s == id).map_or(0, |x| x.1);
+    assert!(count("batam-domisili") >= 60, "{per_service:?}");
+    assert!(count("karimun-keterangan-kematian") > 0, "{per_service:?}");
+    assert!(count("natuna-keterangan-pindah") > 0, "{per_service:?}");
+    eprintln!("{submitted} submissions: {per_service:?}");
 }
