@@ -20,6 +20,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
+    /// The address citizens open (e.g. https://layanan.kepriprov.go.id): the base of every link
+    /// the desk hands out (tracking links, receipts, the letters' QR codes). Default: `[server]
+    /// public_url` of the configuration, else the listen address (with a warning).
+    #[arg(long)]
+    public_url: Option<String>,
     /// File holding the tenant's pseudonym key (64 hex characters), used when
     /// ALUR_PSEUDONYM_KEY is not set; created with a random key on first start.
     #[arg(long, default_value = "alur-pseudonym.key")]
@@ -107,12 +112,17 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
 
 /// Run the server until Ctrl-C.
 pub async fn run(a: ServeArgs) -> Result<String, String> {
-    let config = alur_core::load_dir(&a.config).map_err(|e| {
+    let mut config = alur_core::load_dir(&a.config).map_err(|e| {
         format!(
             "{e}\nrun `alur validate {}` for details",
             a.config.display()
         )
     })?;
+    if let Some(url) = &a.public_url {
+        let url =
+            alur_core::config::check_public_url(url).map_err(|e| format!("--public-url: {e}"))?;
+        config.set_public_url(&url);
+    }
     let (pseudo, key_from) = pseudonymizer(&a.pseudonym_key_file, true)?;
     let (store, kpi_db) =
         crate::stores::open_with_kpi(&a.db, alur_sqlite::Durability::Full).await?;
@@ -180,8 +190,17 @@ pub async fn run(a: ServeArgs) -> Result<String, String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let public_url = match engine.config().public_url.clone() {
+        Some(u) => u,
+        None => {
+            eprintln!(
+                "peringatan / warning: tanpa --public-url (atau [server] public_url), tautan pelacakan dan kode QR surat menunjuk ke http://{addr}, yang hanya terbuka di komputer ini / without --public-url (or [server] public_url) tracking links and the letters' QR codes point at http://{addr}"
+            );
+            format!("http://{addr}")
+        }
+    };
     let settings = alur_server::Settings {
-        public_url: format!("http://{addr}"),
+        public_url,
         // Letter templates and the emblem from <config>/letters; PDF when Chromium is there.
         letter_config_dir: Some(a.config.clone()),
         letter_pdf: alur_letter::ChromiumRenderer::from_env().is_available(),

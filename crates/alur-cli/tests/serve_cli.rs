@@ -23,6 +23,24 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
+fn post_json(addr: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nIdempotency-Key: serve-cli-1\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
 #[test]
 fn serve_starts_on_a_fresh_directory_and_answers() {
     let dir = std::env::temp_dir().join(format!("alur-serve-cli-{}", std::process::id()));
@@ -63,6 +81,8 @@ fn serve_starts_on_a_fresh_directory_and_answers() {
             &db,
             "--listen",
             "127.0.0.1:0",
+            "--public-url",
+            "https://layanan.example.go.id/",
             "--pseudonym-key-file",
         ])
         .arg(&key)
@@ -100,6 +120,27 @@ fn serve_starts_on_a_fresh_directory_and_answers() {
         let (status, body) = get(&addr, "/openapi.json");
         assert_eq!(status, 200);
         assert!(body.contains("\"openapi\""));
+        // The public address is the base of the links handed out, and https brings HSTS.
+        let (_, page) = get(&addr, "/");
+        assert!(
+            page.to_ascii_lowercase()
+                .contains("strict-transport-security: max-age=31536000"),
+            "{page}"
+        );
+        let (status, answer) = post_json(
+            &addr,
+            "/api/v1/cases",
+            r#"{"service":"batam-domisili","unit":"21.71.10.1001","nik":"2171104512900001","fields":{"nama":"Rina","alamat":"Jl. Uji","keperluan":"Uji"}}"#,
+        );
+        assert_eq!(status, 201, "{answer}");
+        assert!(
+            answer.contains("\"tracking_url\":\"https://layanan.example.go.id/lacak/"),
+            "{answer}"
+        );
+        assert!(
+            answer.contains("\"receipt_url\":\"https://layanan.example.go.id/lacak/"),
+            "{answer}"
+        );
     });
     let _ = child.kill();
     let _ = child.wait();

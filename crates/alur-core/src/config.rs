@@ -285,10 +285,16 @@ struct RawMain {
     storage: Option<RawStorage>,
     audit: Option<RawAudit>,
     letters: Option<RawLetters>,
+    server: Option<RawServer>,
     retention: Option<RawRetention>,
     calendar: Option<alur_calendar::CalendarConfig>,
     #[serde(default)]
     unit: Vec<RawUnit>,
+}
+
+#[derive(Deserialize)]
+struct RawServer {
+    public_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1214,13 +1220,29 @@ pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
         }
     }
 
+    // The desk's public address.
+    let mut public_url = None;
+    if let Some((fid, m)) = &main
+        && let Some(url) = m.server.as_ref().and_then(|s| s.public_url.as_ref())
+    {
+        match check_public_url(url) {
+            Ok(u) => public_url = Some(u),
+            Err(why) => ctx.err(
+                *fid,
+                "server.public_url",
+                why,
+                "give the address citizens open, e.g. public_url = \"https://layanan.kepriprov.go.id\"",
+            ),
+        }
+    }
+
     if !ctx.diags.is_empty() {
         return Err(ConfigErrors(redact_niks(ctx.diags)));
     }
     let (Some((_, tenant)), Some((_, main)), Some(calendars)) = (tenant, main, calendars) else {
         return Err(ConfigErrors(redact_niks(ctx.diags)));
     };
-    Ok(Config {
+    let mut config = Config {
         tenant,
         storage_url: main.storage.map(|s| s.url),
         audit,
@@ -1232,7 +1254,29 @@ pub fn load_sources(src: Sources) -> Result<Config, ConfigErrors> {
         units,
         services,
         calendars,
-    })
+        public_url: None,
+    };
+    if let Some(url) = public_url {
+        config.set_public_url(&url);
+    }
+    Ok(config)
+}
+
+/// A public address as the desk hands it out: `http(s)://host[:port][/path]`, no query or
+/// fragment, no trailing slash.
+pub fn check_public_url(url: &str) -> Result<String, String> {
+    let u = url.trim();
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{u}` is not an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || u.contains(['?', '#', ' ']) {
+        return Err(format!(
+            "`{u}` is not a plain address (a host, an optional port and path; no query, fragment or space)"
+        ));
+    }
+    Ok(u.trim_end_matches('/').to_owned())
 }
 
 fn check_id(ctx: &mut Ctx, fid: FileId, key: &str, id: &str) {

@@ -728,9 +728,25 @@ pub struct Config {
     pub services: BTreeMap<String, Arc<ServiceDefinition>>,
     /// Working calendars (`[calendar]` and unit overrides).
     pub calendars: crate::calendars::Calendars,
+    /// The desk's public address from `[server] public_url` (no trailing slash), the base of
+    /// every link handed out; `None`: the listen address (`alur serve --public-url` overrides).
+    pub public_url: Option<String>,
 }
 
 impl Config {
+    /// Use `url` as the public address: the base of tracking links and, unless `[letters]
+    /// verify_url` names another, of the letters' QR codes (`<url>/verifikasi/<token>`).
+    pub fn set_public_url(&mut self, url: &str) {
+        let url = url.trim_end_matches('/').to_owned();
+        let derived = |base: &Option<String>| base.as_ref().map(|b| format!("{b}/verifikasi"));
+        if self.letters.verify_url == LetterSettings::default().verify_url
+            || Some(&self.letters.verify_url) == derived(&self.public_url).as_ref()
+        {
+            self.letters.verify_url = format!("{url}/verifikasi");
+        }
+        self.public_url = Some(url);
+    }
+
     /// A unit setting, falling back to `default`.
     pub fn unit_setting(&self, unit: &str, key: &str, default: bool) -> bool {
         self.units

@@ -264,8 +264,8 @@ pub(crate) struct Posted {
 /// `1.5 MiB`, `300 KiB`, `512 bita`.
 pub(crate) fn size_text(n: usize) -> String {
     const MIB: usize = 1024 * 1024;
-    if n >= MIB && n.is_multiple_of(MIB / 10) {
-        let tenths = n / (MIB / 10);
+    if n >= MIB && (n * 10).is_multiple_of(MIB) {
+        let tenths = n * 10 / MIB;
         if tenths.is_multiple_of(10) {
             format!("{} MiB", tenths / 10)
         } else {
@@ -558,5 +558,17 @@ pub(crate) async fn submit<S: Store>(
             Redirect::to(&format!("/lacak/{code}/tanda-terima")).into_response()
         }
         Err(p) => error_page(&p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(super::size_text(2 * 1024 * 1024), "2 MiB");
+        assert_eq!(super::size_text(1536 * 1024), "1,5 MiB");
+        assert_eq!(super::size_text(64 * 1024), "64 KiB");
+        assert_eq!(super::size_text(1000 * 1024), "1000 KiB");
+        assert_eq!(super::size_text(512), "512 bita");
     }
 }

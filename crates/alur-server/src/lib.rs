@@ -233,6 +233,22 @@ impl<S: Store> AppState<S> {
     }
 }
 
+/// `Strict-Transport-Security` on every answer of a desk whose public address is https.
+async fn hsts<S: Store>(
+    State(state): State<AppState<S>>,
+    req: Request,
+    next: middleware::Next,
+) -> Response {
+    let mut r = next.run(req).await;
+    if state.settings.public_url.starts_with("https://") {
+        r.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    r
+}
+
 /// The service desk's router (its state applied), to serve or to nest in a host's router.
 pub fn router<S: Store>(state: AppState<S>) -> Router {
     let limit = state.settings.max_body_bytes;
@@ -314,6 +330,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
             state.clone(),
             ratelimit::client_address::<S>,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), hsts::<S>))
         .with_state(state)
 }
 

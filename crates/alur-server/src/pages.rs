@@ -22,7 +22,7 @@ header{border-bottom:3px solid #0b5394;margin-bottom:1rem}header a{color:#0b5394
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}\
 .card{border:1px solid #ccc;border-radius:.5rem;padding:.8rem;margin:.6rem 0}.muted{color:#555}\
 .ok{background:#e6f4ea;border-color:#34a853}.bad{background:#fce8e6;border-color:#d93025}\
-input,button{font-size:1rem;padding:.5rem;max-width:100%}ol,ul{padding-left:1.3rem}\
+input,button,select,textarea{font-size:1rem;padding:.5rem;max-width:100%}ol,ul{padding-left:1.3rem}\
 header p{display:flex;justify-content:space-between;flex-wrap:wrap;gap:.5rem}\
 .code{font-family:ui-monospace,monospace;font-size:1.6rem;letter-spacing:.08em;font-weight:bold}\
 .wrap{overflow-wrap:anywhere}.galat{color:#a50e0e;font-weight:bold}\

@@ -369,6 +369,24 @@ async fn a_domicile_letter_from_submission_to_verification() {
     );
     b.click("select[name='unit'] option[value='21.71.10.1001']")
         .await;
+    // First with a NIK that has no birth date in it and the name left empty: the form comes
+    // back with what was typed and a message beside each input.
+    b.type_into("#nik", "2171103299900001").await;
+    b.type_into("input[name='field[alamat]']", "Perum Baloi Indah Blok A")
+        .await;
+    b.click("form[action='/layanan/batam-domisili/ajukan'] button[type='submit']")
+        .await;
+    let refused = b.wait_for("Permohonan belum dapat diajukan").await;
+    for part in [
+        "tanggal lahir",
+        "“Nama lengkap” wajib diisi.",
+        "value=\"2171103299900001\"",
+        "value=\"Perum Baloi Indah Blok A\"",
+        "<option value=\"21.71.10.1001\" selected=\"\">",
+    ] {
+        assert!(refused.contains(part), "{part}:\n{refused}");
+    }
+    b.screenshot("ajukan-ditolak").await;
     b.type_into("#nik", "2171104512900001").await;
     b.type_into("input[name='field[nama]']", "Siti Aminah")
         .await;
