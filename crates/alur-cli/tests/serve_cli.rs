@@ -15,12 +15,16 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     .unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).unwrap();
-    let status = body
+    (status_of(&body), body)
+}
+
+/// The status code of a raw HTTP answer.
+fn status_of(answer: &str) -> u16 {
+    answer
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, body)
+        .unwrap_or(0)
 }
 
 fn post_json(addr: &str, path: &str, body: &str) -> (u16, String) {
@@ -33,12 +37,7 @@ fn post_json(addr: &str, path: &str, body: &str) -> (u16, String) {
     .unwrap();
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, answer)
+    (status_of(&answer), answer)
 }
 
 #[test]

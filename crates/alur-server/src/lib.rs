@@ -12,6 +12,7 @@
 //! | `/api/v1/…` | the JSON API (services, cases, tracking, inbox, actions, timeline, letter verification) |
 //! | `GET /`, `/layanan/{id}`, `/layanan/{id}/ajukan`, `/lacak/{code}`, `/verifikasi/{token}` | pages for citizens, in Indonesian |
 //! | `GET /lacak/{code}/tanda-terima` | the printable receipt of a submission (short code, link, office, times, documents) |
+//! | `POST /lacak/{code}/survei` | the satisfaction survey (SKM, nine elements), once per completed case |
 //! | `POST /lacak/{code}/aksi` | the applicant's action on a returned file (e.g. `kirim-ulang`) |
 //! | `GET /surat/{token}` | an issued letter's document, for printing |
 //! | `GET /petugas/perkara/{id}/dokumen/{sha256}` | a document uploaded with a case, for its unit's officers |
@@ -268,6 +269,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         )
         .route("/lacak/{code}", get(pages::track::<S>))
         .route("/lacak/{code}/tanda-terima", get(pages::receipt::<S>))
+        .route("/lacak/{code}/survei", post(pages::survey::<S>))
         .route(
             "/lacak/{code}/aksi",
             post(pages::applicant_act::<S>).layer(DefaultBodyLimit::max(upload_limit)),

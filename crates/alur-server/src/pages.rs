@@ -22,9 +22,11 @@ header{border-bottom:3px solid #0b5394;margin-bottom:1rem}header a{color:#0b5394
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}\
 .card{border:1px solid #ccc;border-radius:.5rem;padding:.8rem;margin:.6rem 0}.muted{color:#555}\
 .ok{background:#e6f4ea;border-color:#34a853}.bad{background:#fce8e6;border-color:#d93025}\
-input,button,select,textarea{font-size:1rem;padding:.5rem;max-width:100%}ol,ul{padding-left:1.3rem}\
+input,button,select,textarea{font-size:1rem;padding:.5rem;max-width:100%;box-sizing:border-box}\
+fieldset{min-width:0}ol,ul{padding-left:1.3rem}\
 header p{display:flex;justify-content:space-between;flex-wrap:wrap;gap:.5rem}\
-.code{font-family:ui-monospace,monospace;font-size:1.6rem;letter-spacing:.08em;font-weight:bold}\
+.code{font-family:ui-monospace,monospace;font-size:min(1.6rem,6.5vw);letter-spacing:.08em;font-weight:bold;white-space:nowrap}\
+td{overflow-wrap:anywhere}\
 .wrap{overflow-wrap:anywhere}.galat{color:#a50e0e;font-weight:bold}\
 [aria-invalid=true]{border:2px solid #d93025}\
 @media print{header,.noprint{display:none}body{max-width:none}}";
@@ -407,10 +409,21 @@ pub(crate) struct TrackFlash {
 
 /// The texts a redirect to the tracking page may show: fixed, so a link cannot put words on it.
 fn track_flash(f: &TrackFlash) -> Option<(&'static str, &'static str)> {
-    if f.pesan.as_deref() == Some("ok") {
-        return Some(("ok", "Berkas Anda telah dikirim kembali kepada petugas."));
+    match f.pesan.as_deref() {
+        Some("ok") => return Some(("ok", "Berkas Anda telah dikirim kembali kepada petugas.")),
+        Some("survei") => {
+            return Some((
+                "ok",
+                "Terima kasih. Jawaban survei Anda tercatat dan hanya dihitung bersama jawaban lain \
+untuk indeks kepuasan kantor ini.",
+            ));
+        }
+        _ => {}
     }
     let text = match f.galat.as_deref()? {
+        "survei" => {
+            "Jawab kesembilan pertanyaan survei, masing-masing satu pilihan, lalu kirim lagi."
+        }
         "invalid-input" => "Isian belum lengkap atau tidak valid; periksa lalu kirim lagi.",
         "conflict" => "Berkas telah berubah sejak halaman dibuka; periksa lalu coba lagi.",
         "invalid-transition" | "not-found" => "Tindakan tidak dapat dilakukan pada tahap ini.",
@@ -481,6 +494,17 @@ pub(crate) async fn track<S: Store>(
         );
     }
     let mut csrf = None;
+    if c.status == alur_core::Status::Closed(alur_core::model::Outcome::Completed) {
+        if c.rated {
+            b.push_str(
+                "<p class=\"muted\">Survei kepuasan untuk permohonan ini sudah diisi. Terima kasih.</p>",
+            );
+        } else {
+            let token = csrf_for(&state, &headers);
+            b.push_str(&survey_form(&code, &token.input()));
+            csrf = Some(token);
+        }
+    }
     if let Some(step) = api::step_of(&p.def, c).filter(|s| s.kind == StepKind::Applicant)
         && c.status.is_open()
     {
@@ -571,6 +595,143 @@ Lengkapi berkas sesuai alasan pada riwayat di bawah, lalu kirim kembali.</p>",
         t.apply(&mut r);
     }
     r
+}
+
+/// The nine elements of the satisfaction survey (SKM, Permenpan-RB 14/2017): the question and
+/// its four answers, scored 1 to 4, as the regulation's questionnaire words them.
+pub(crate) const SURVEY: [(&str, [&str; 4]); 9] = [
+    (
+        "Bagaimana pendapat Saudara tentang kesesuaian persyaratan pelayanan dengan jenis pelayanannya?",
+        ["Tidak sesuai", "Kurang sesuai", "Sesuai", "Sangat sesuai"],
+    ),
+    (
+        "Bagaimana pemahaman Saudara tentang kemudahan prosedur pelayanan di kantor ini?",
+        ["Tidak mudah", "Kurang mudah", "Mudah", "Sangat mudah"],
+    ),
+    (
+        "Bagaimana pendapat Saudara tentang kecepatan waktu dalam memberikan pelayanan?",
+        ["Tidak cepat", "Kurang cepat", "Cepat", "Sangat cepat"],
+    ),
+    (
+        "Bagaimana pendapat Saudara tentang kewajaran biaya/tarif dalam pelayanan?",
+        ["Sangat mahal", "Cukup mahal", "Murah", "Gratis"],
+    ),
+    (
+        "Bagaimana pendapat Saudara tentang kesesuaian produk pelayanan antara yang tercantum dalam standar pelayanan dengan hasil yang diberikan?",
+        ["Tidak sesuai", "Kurang sesuai", "Sesuai", "Sangat sesuai"],
+    ),
+    (
+        "Bagaimana pendapat Saudara tentang kompetensi/kemampuan petugas dalam pelayanan?",
+        [
+            "Tidak kompeten",
+            "Kurang kompeten",
+            "Kompeten",
+            "Sangat kompeten",
+        ],
+    ),
+    (
+        "Bagaimana pendapat Saudara tentang perilaku petugas dalam pelayanan terkait kesopanan dan keramahan?",
+        [
+            "Tidak sopan dan ramah",
+            "Kurang sopan dan ramah",
+            "Sopan dan ramah",
+            "Sangat sopan dan ramah",
+        ],
+    ),
+    (
+        "Bagaimana pendapat Saudara tentang penanganan pengaduan pengguna layanan?",
+        [
+            "Tidak ada",
+            "Ada tetapi tidak berfungsi",
+            "Berfungsi kurang maksimal",
+            "Dikelola dengan baik",
+        ],
+    ),
+    (
+        "Bagaimana pendapat Saudara tentang kualitas sarana dan prasarana?",
+        ["Buruk", "Cukup", "Baik", "Sangat baik"],
+    ),
+];
+
+/// The survey as a form: nine groups of four radio buttons.
+fn survey_form(code: &str, csrf_input: &str) -> String {
+    let mut b = format!(
+        "<form class=\"card\" method=\"post\" action=\"/lacak/{}/survei\">{csrf_input}\
+<h2>Survei kepuasan masyarakat</h2><p class=\"muted\">Permohonan Anda telah selesai. Bantu kantor \
+ini memperbaiki pelayanannya: jawab sembilan pertanyaan berikut (sekali untuk setiap permohonan). \
+Jawaban hanya dihitung bersama jawaban lain, tanpa nama.</p>",
+        forms::url_encode(code)
+    );
+    for (i, (question, answers)) in SURVEY.iter().enumerate() {
+        let _ = write!(b, "<fieldset><legend>{}. {}</legend>", i + 1, e(question));
+        for (score, answer) in answers.iter().enumerate() {
+            let _ = write!(
+                b,
+                "<label><input type=\"radio\" name=\"u{}\" value=\"{}\" required> {}</label><br>",
+                i + 1,
+                score + 1,
+                e(answer)
+            );
+        }
+        b.push_str("</fieldset>");
+    }
+    b.push_str("<p><button type=\"submit\">Kirim jawaban survei</button></p></form>");
+    b
+}
+
+/// `POST /lacak/{code}/survei`: the applicant's answers to the survey, once per completed case,
+/// then back to the tracking page (303).
+pub(crate) async fn survey<S: Store>(
+    State(state): State<AppState<S>>,
+    Path(code): Path<String>,
+    req: Request,
+) -> Response {
+    let headers = req.headers().clone();
+    let posted = match apply::read_form(req, state.settings.max_upload_bytes).await {
+        Ok(p) => p,
+        Err(problem) => return error_page(&problem),
+    };
+    let f = posted.fields;
+    if !csrf_ok(&state, &headers, f.get("csrf").unwrap_or_default()) {
+        return error_page(&Problem::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "Formulir tidak sah",
+            "the form's security token is missing or expired; reload the page and try again",
+        ));
+    }
+    let p = match api::progress(&state, &code).await {
+        Ok(p) => p,
+        Err(problem) => return error_page(&problem),
+    };
+    let back = format!("/lacak/{}", forms::url_encode(code.trim()));
+    let scores: Option<Vec<u8>> = (1..=SURVEY.len())
+        .map(|i| {
+            f.get(&format!("u{i}"))
+                .and_then(|v| v.trim().parse::<u8>().ok())
+                .filter(|v| (1..=4).contains(v))
+        })
+        .collect();
+    let Some(scores) = scores else {
+        return Redirect::to(&format!("{back}?galat=survei")).into_response();
+    };
+    let command = Command::Rate {
+        actor: Actor::Applicant(p.case.applicant.clone()),
+        scores,
+    };
+    match state.engine.execute(&p.case.id, command, None).await {
+        Ok(_) => {
+            state.metrics.transition("rate");
+            Redirect::to(&format!("{back}?pesan=survei")).into_response()
+        }
+        Err(err) => {
+            let problem = Problem::from(err);
+            if problem.status.is_server_error() {
+                return error_page(&problem);
+            }
+            Redirect::to(&format!("{back}?galat={}", problem.kind)).into_response()
+        }
+    }
 }
 
 /// `POST /lacak/{code}/aksi`: the applicant acts on a case waiting for them (e.g. sends a

@@ -44,6 +44,8 @@ struct Browser {
     session: String,
     shots: PathBuf,
     step: u32,
+    /// axe-core's source (`ALUR_AXE_JS`), injected to check each page.
+    axe: Option<String>,
 }
 
 async fn call(
@@ -159,6 +161,63 @@ impl Browser {
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         let path = self.shots.join(format!("{:02}-{name}.png", self.step));
         std::fs::write(&path, png).expect("write screenshot");
+    }
+
+    /// The current page at phone widths: no sideways scrolling at 360 px (measured in the
+    /// page), and a screenshot at 390 px (`<nn>-<name>-390.png`).
+    async fn phone(&mut self, name: &str) {
+        for width in [360, 390] {
+            self.post(
+                "/goog/cdp/execute",
+                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                    "width": width, "height": 844, "deviceScaleFactor": 1, "mobile": true}}),
+            )
+            .await;
+            let dims = self
+                .post(
+                    "/execute/sync",
+                    json!({"script": "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];", "args": []}),
+                )
+                .await;
+            let (scroll, client) = (dims[0].as_u64(), dims[1].as_u64());
+            assert!(
+                scroll.is_some() && scroll <= client,
+                "{name} scrolls sideways at {width} px: {dims}"
+            );
+            if width == 390 {
+                self.screenshot(&format!("{name}-390")).await;
+            }
+        }
+        self.post(
+            "/goog/cdp/execute",
+            json!({"cmd": "Emulation.clearDeviceMetricsOverride", "params": {}}),
+        )
+        .await;
+        self.accessible(name).await;
+    }
+
+    /// axe-core finds no serious or critical violation on the current page.
+    async fn accessible(&self, name: &str) {
+        let Some(axe) = &self.axe else { return };
+        self.post("/execute/sync", json!({"script": axe, "args": []}))
+            .await;
+        let found = self
+            .post(
+                "/execute/async",
+                json!({"script": "const done = arguments[arguments.length - 1]; \
+                    axe.run(document, {resultTypes: ['violations']}) \
+                      .then(r => done(r.violations \
+                        .filter(v => v.impact === 'serious' || v.impact === 'critical') \
+                        .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' at ' + \
+                             v.nodes.map(n => n.target.join(' ')).join(', ')))) \
+                      .catch(e => done(['axe-core failed: ' + e]));",
+                      "args": []}),
+            )
+            .await;
+        assert!(
+            found.as_array().is_some_and(Vec::is_empty),
+            "{name}: axe-core found {found}"
+        );
     }
 
     /// Submit the form on the current page that carries `action`.
@@ -278,12 +337,14 @@ async fn browser() -> (Driver, Browser) {
         session: format!("{root}/session/{id}"),
         shots: screenshots_dir(),
         step: 0,
+        axe: axe_source(),
     };
     (driver, b)
 }
 
 /// The desk on loopback over SQLite in `dir`, with accounts for Baloi Permai's officers.
-async fn desk(dir: &Path) -> String {
+/// The desk's address and its engine (to look into the store).
+async fn desk(dir: &Path) -> (String, Arc<alur_core::Engine<SqliteStore>>) {
     let db = dir.join("alur.db");
     let store = SqliteStore::open(db.to_str().expect("utf-8 path"), SqliteOptions::default())
         .await
@@ -312,14 +373,31 @@ async fn desk(dir: &Path) -> String {
         upload_dir: dir.join("dokumen"),
         ..Settings::default()
     };
-    let state = AppState::new(Arc::new(engine), Arc::new(NoAuthenticator), settings)
+    let engine = Arc::new(engine);
+    let state = AppState::new(engine.clone(), Arc::new(NoAuthenticator), settings)
         .with_accounts(Arc::new(accounts));
     tokio::spawn(alur_server::serve(
         listener,
         alur_server::router(state),
         std::future::pending(),
     ));
-    base
+    (base, engine)
+}
+
+/// axe-core's `axe.min.js` from `ALUR_AXE_JS` (`.ci/run` installs it from npm); required with
+/// `ALUR_REQUIRE_CHROMIUM=1`, else the pages are not checked and the test says so.
+fn axe_source() -> Option<String> {
+    let source = std::env::var("ALUR_AXE_JS")
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    if source.is_none() {
+        assert!(
+            std::env::var("ALUR_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
+            "ALUR_REQUIRE_CHROMIUM=1 but ALUR_AXE_JS names no axe-core script (npm install axe-core)"
+        );
+        eprintln!("not checking accessibility: ALUR_AXE_JS is not set (npm install axe-core)");
+    }
+    source
 }
 
 /// Whether the browser and driver are here; panics when they must be.
@@ -351,13 +429,14 @@ async fn a_domicile_letter_from_submission_to_verification() {
     let started = Instant::now();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().expect("temp dir");
-    let base = desk(dir.path()).await;
+    let (base, engine) = desk(dir.path()).await;
     let (_driver, mut b) = browser().await;
 
     // The citizen submits.
     b.open(&format!("{base}/layanan/batam-domisili")).await;
     b.wait_for("Ajukan permohonan secara daring").await;
     b.screenshot("layanan").await;
+    b.phone("layanan").await;
     b.click("a[href='/layanan/batam-domisili/ajukan']").await;
     b.wait_for("Persyaratan yang perlu dibawa").await;
     // The office by name, under its kecamatan.
@@ -387,6 +466,7 @@ async fn a_domicile_letter_from_submission_to_verification() {
         assert!(refused.contains(part), "{part}:\n{refused}");
     }
     b.screenshot("ajukan-ditolak").await;
+    b.phone("ajukan-ditolak").await;
     b.type_into("#nik", "2171104512900001").await;
     b.type_into("input[name='field[nama]']", "Siti Aminah")
         .await;
@@ -395,6 +475,7 @@ async fn a_domicile_letter_from_submission_to_verification() {
     b.type_into("input[name='field[keperluan]']", "Membuka rekening bank")
         .await;
     b.screenshot("ajukan").await;
+    b.phone("ajukan").await;
     b.click("form[action='/layanan/batam-domisili/ajukan'] button[type='submit']")
         .await;
     // The receipt: the short code, the office by name, the link.
@@ -406,6 +487,7 @@ async fn a_domicile_letter_from_submission_to_verification() {
     );
     assert!(receipt.contains("Kelurahan Baloi Permai — Kecamatan Batam Kota"));
     b.screenshot("tanda-terima").await;
+    b.phone("tanda-terima").await;
     let short = receipt
         .split("<span class=\"code\">")
         .nth(1)
@@ -416,6 +498,8 @@ async fn a_domicile_letter_from_submission_to_verification() {
     // The citizen types the code, as read off the receipt, into the home page's box.
     b.open(&format!("{base}/")).await;
     b.wait_for("Lacak permohonan").await;
+    b.screenshot("beranda").await;
+    b.phone("beranda").await;
     b.type_into("#kode", &short.to_lowercase().replace('-', " "))
         .await;
     b.click("form[action='/lacak'] button[type='submit']").await;
@@ -424,6 +508,7 @@ async fn a_domicile_letter_from_submission_to_verification() {
     let tracking = b.current_url().await;
     assert_eq!(tracking, format!("{base}/lacak/{short}"));
     b.screenshot("lacak-diajukan").await;
+    b.phone("lacak-diajukan").await;
     // A mistyped code is told as such, what was typed kept.
     b.open(&format!("{base}/")).await;
     let mut typo: Vec<char> = short.chars().collect();
@@ -437,6 +522,7 @@ async fn a_domicile_letter_from_submission_to_verification() {
     let page = b.wait_for("tidak cocok").await;
     assert!(page.contains(&format!("value=\"{typo}\"")), "{page}");
     b.screenshot("lacak-salah-ketik").await;
+    b.phone("lacak-salah-ketik").await;
 
     // The operator returns it as incomplete.
     b.sign_in(&base, "baloi-operator", "sandi-operator").await;
@@ -502,6 +588,7 @@ async fn a_domicile_letter_from_submission_to_verification() {
     b.open(&tracking).await;
     b.wait_for("Surat Anda telah terbit").await;
     b.screenshot("lacak-terbit").await;
+    b.phone("lacak-terbit").await;
     b.click("a[href^='/surat/']").await;
     let letter = b
         .wait_for("Dokumen ini diterbitkan melalui sistem layanan")
@@ -525,6 +612,31 @@ async fn a_domicile_letter_from_submission_to_verification() {
     assert!(verified.contains("SAH"), "{verified}");
     assert!(verified.contains("Plh."), "{verified}");
     b.screenshot("verifikasi").await;
+    b.phone("verifikasi").await;
+
+    // The case is done: the citizen answers the satisfaction survey once.
+    b.open(&tracking).await;
+    b.wait_for("Survei kepuasan masyarakat").await;
+    for (i, answer) in [3, 4, 3, 4, 4, 3, 4, 2, 3].iter().enumerate() {
+        b.click(&format!("input[name='u{}'][value='{answer}']", i + 1))
+            .await;
+    }
+    b.screenshot("survei").await;
+    b.phone("survei").await;
+    b.click("form[action$='/survei'] button[type='submit']")
+        .await;
+    let thanks = b.wait_for("Jawaban survei Anda tercatat").await;
+    assert!(
+        !thanks.contains("Survei kepuasan masyarakat"),
+        "offered once per case"
+    );
+    b.screenshot("survei-terkirim").await;
+    let rated = alur_testkit::all_cases(engine.store(), "kepri")
+        .await
+        .into_iter()
+        .filter(|c| c.rated)
+        .count();
+    assert_eq!(rated, 1);
 
     b.close().await;
     eprintln!(

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use alur_core::MemoryStore;
+use alur_core::store::Store as _;
 use alur_server::{
     AppState, FileAuthenticator, MemoryBlobStore, Settings, TokenAuthenticator, hash_password,
 };
@@ -1234,4 +1235,97 @@ async fn every_service_at_every_office_through_the_form() {
     assert!(count("karimun-keterangan-kematian") > 0, "{per_service:?}");
     assert!(count("natuna-keterangan-pindah") > 0, "{per_service:?}");
     eprintln!("{submitted} submissions: {per_service:?}");
+}
+
+/// The satisfaction survey: offered on the tracking page once a case is completed, nine answers
+/// each 1–4 or nothing recorded, once per case, counted in the case's chain.
+#[tokio::test]
+async fn the_survey_is_answered_once_a_case_is_completed() {
+    let (d, _blobs, engine) = start_with_blobs(settings(), 0).await;
+    let submitted = d.submit("Ani Lestari").await;
+    let id = submitted["case"]["id"].as_str().expect("id").to_owned();
+    let short = submitted["short_code"]
+        .as_str()
+        .expect("short code")
+        .to_owned();
+    let track = format!("/lacak/{short}");
+    let page = d.get(&track, &[]).await;
+    assert!(!page.text.contains("Survei kepuasan"), "not while open");
+    let case_path = format!("/petugas/perkara/{id}");
+    let act_path = format!("{case_path}/aksi");
+    let checked = [
+        ("checked", "pengantar-rt-rw"),
+        ("checked", "ktp"),
+        ("checked", "kk"),
+    ];
+    for (officer, password, action, extra) in [
+        ("baloi-operator", "sandi-operator", "lengkap", &checked[..]),
+        ("baloi-kasi", "sandi-kasi", "paraf", &[]),
+        ("baloi-sekel", "sandi-sekel", "tandatangani", &[]),
+    ] {
+        let session = d.sign_in(officer, password).await;
+        let cookies = [("alur_sesi", session.as_str())];
+        let r = act_on_page(&d, &case_path, &act_path, &cookies, action, extra).await;
+        assert_eq!(r.status, 303, "{action}: {}", r.text);
+    }
+    let page = d.get(&track, &[]).await;
+    assert!(
+        page.text.contains("Survei kepuasan masyarakat"),
+        "{}",
+        page.text
+    );
+    for q in [
+        "kesesuaian persyaratan pelayanan",
+        "kewajaran biaya/tarif",
+        "Dikelola dengan baik",
+        "Sangat baik",
+    ] {
+        assert!(page.text.contains(q), "{q}");
+    }
+    let anon = page.cookie("alur_csrf").expect("cookie");
+    let csrf = page.csrf();
+    let path = format!("{track}/survei");
+    let answers: Vec<(String, String)> = (1..=9)
+        .map(|i| (format!("u{i}"), ((i % 4) + 1).to_string()))
+        .collect();
+    let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+    form.extend(answers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    // Eight answers, or a 5, record nothing and say what to do.
+    let eight = form[..form.len() - 1].to_vec();
+    let mut five = form.clone();
+    if let Some(last) = five.last_mut() {
+        last.1 = "5";
+    }
+    for bad in [eight, five] {
+        let r = d.post(&path, &[("alur_csrf", &anon)], &bad).await;
+        assert_eq!(r.status, 303, "{}", r.text);
+        assert!(r.location.ends_with("?galat=survei"), "{}", r.location);
+        let back = d.get(&r.location, &[]).await;
+        assert!(back.text.contains("Jawab kesembilan pertanyaan survei"));
+    }
+    let r = d.post(&path, &[("alur_csrf", &anon)], &form).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    assert!(r.location.ends_with("?pesan=survei"), "{}", r.location);
+    let page = d.get(&r.location, &[]).await;
+    assert!(page.text.contains("Jawaban survei Anda tercatat"));
+    assert!(
+        !page.text.contains("Survei kepuasan masyarakat"),
+        "offered once"
+    );
+    // A second answer is refused by the engine; one rating is in the chain.
+    let r = d.post(&path, &[("alur_csrf", &anon)], &form).await;
+    assert!(
+        r.location.ends_with("?galat=invalid-transition"),
+        "{}",
+        r.location
+    );
+    let entries = engine.store().entries("kepri", &id).await.expect("entries");
+    let rated: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            alur_core::engine::EventKind::Rated { scores } => Some(scores.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rated, vec![vec![2, 3, 4, 1, 2, 3, 4, 1, 2]]);
 }
