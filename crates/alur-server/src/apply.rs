@@ -479,12 +479,7 @@ pub(crate) async fn submit<S: Store>(
     };
     let f = posted.fields;
     if !csrf_ok(&state, &headers, f.get("csrf").unwrap_or_default()) {
-        return error_page(&Problem::new(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "Formulir tidak sah",
-            "the form's security token is missing or expired; reload the page and try again",
-        ));
+        return crate::pages::csrf_refused();
     }
     let def = match state.engine.service(&id) {
         Some(d) if !d.in_person_only => d,

@@ -17,18 +17,9 @@ use alur_core::{Actor, Case, Command, Payload, Store};
 use crate::accounts::SESSION_COOKIE;
 use crate::forms::{self, ClientIp, Csrf, csrf_for, csrf_ok};
 use crate::letters::{self, Issue};
-use crate::pages::{error_page, layout, local};
+use crate::pages::{csrf_refused, error_page, layout, local};
 use crate::problem::Problem;
 use crate::{AppState, api};
-
-fn forbidden_page() -> Response {
-    error_page(&Problem::new(
-        StatusCode::FORBIDDEN,
-        "csrf",
-        "Formulir tidak sah",
-        "the form's security token is missing or expired; reload the page and try again",
-    ))
-}
 
 /// Not signed in: to the sign-in form when there is one, else a 401 page.
 pub(crate) fn sign_in_first<S: Store>(state: &AppState<S>) -> Response {
@@ -90,7 +81,7 @@ pub(crate) async fn login<S: Store>(
         return error_page(&Problem::bad_request("the form could not be read"));
     };
     if !csrf_ok(&state, &headers, f.get("csrf").unwrap_or_default()) {
-        return forbidden_page();
+        return csrf_refused();
     }
     if !accounts.may_try(ip) {
         let mut p = Problem::too_many_requests(60);
@@ -128,7 +119,7 @@ pub(crate) async fn logout<S: Store>(
 ) -> Response {
     let f = forms::parse(&body).unwrap_or(forms::Fields(Vec::new()));
     if !csrf_ok(&state, &headers, f.get("csrf").unwrap_or_default()) {
-        return forbidden_page();
+        return csrf_refused();
     }
     if let Some(a) = &state.accounts {
         a.sign_out(&headers);
@@ -596,7 +587,7 @@ pub(crate) async fn act<S: Store>(
         return error_page(&Problem::bad_request("the form could not be read"));
     };
     if !csrf_ok(&state, &headers, f.get("csrf").unwrap_or_default()) {
-        return forbidden_page();
+        return csrf_refused();
     }
     let case = match api::visible_case(&state, &officer, &id).await {
         Ok(c) => c,
@@ -657,7 +648,7 @@ pub(crate) async fn issue_letter<S: Store>(
     };
     let f = forms::parse(&body).unwrap_or(forms::Fields(Vec::new()));
     if !csrf_ok(&state, &headers, f.get("csrf").unwrap_or_default()) {
-        return forbidden_page();
+        return csrf_refused();
     }
     let case = match api::visible_case(&state, &officer, &id).await {
         Ok(c) => c,

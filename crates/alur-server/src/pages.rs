@@ -686,24 +686,11 @@ pub(crate) async fn survey<S: Store>(
     Path(code): Path<String>,
     req: Request,
 ) -> Response {
-    let headers = req.headers().clone();
-    let posted = match apply::read_form(req, state.settings.max_upload_bytes).await {
-        Ok(p) => p,
-        Err(problem) => return error_page(&problem),
+    let (posted, p) = match applicant_form(&state, &code, req).await {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     let f = posted.fields;
-    if !csrf_ok(&state, &headers, f.get("csrf").unwrap_or_default()) {
-        return error_page(&Problem::new(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "Formulir tidak sah",
-            "the form's security token is missing or expired; reload the page and try again",
-        ));
-    }
-    let p = match api::progress(&state, &code).await {
-        Ok(p) => p,
-        Err(problem) => return error_page(&problem),
-    };
     let back = format!("/lacak/{}", forms::url_encode(code.trim()));
     let scores: Option<Vec<u8>> = (1..=SURVEY.len())
         .map(|i| {
@@ -724,14 +711,52 @@ pub(crate) async fn survey<S: Store>(
             state.metrics.transition("rate");
             Redirect::to(&format!("{back}?pesan=survei")).into_response()
         }
-        Err(err) => {
-            let problem = Problem::from(err);
-            if problem.status.is_server_error() {
-                return error_page(&problem);
-            }
-            Redirect::to(&format!("{back}?galat={}", problem.kind)).into_response()
-        }
+        Err(err) => refused_to_tracking(&back, err),
     }
+}
+
+/// A citizen's form posted on a tracked case: read (documents up to the upload limit), its
+/// CSRF token checked, the case found by its code; else the page to answer with.
+async fn applicant_form<S: Store>(
+    state: &AppState<S>,
+    code: &str,
+    req: Request,
+) -> Result<(apply::Posted, api::Progress), Response> {
+    let headers = req.headers().clone();
+    let posted = apply::read_form(req, state.settings.max_upload_bytes)
+        .await
+        .map_err(|problem| error_page(&problem))?;
+    if !csrf_ok(
+        state,
+        &headers,
+        posted.fields.get("csrf").unwrap_or_default(),
+    ) {
+        return Err(csrf_refused());
+    }
+    let p = api::progress(state, code)
+        .await
+        .map_err(|problem| error_page(&problem))?;
+    Ok((posted, p))
+}
+
+/// An applicant's command the engine refused: back to the tracking page with the refusal's kind
+/// (an error page when the fault is the server's).
+fn refused_to_tracking(back: &str, err: alur_core::Error) -> Response {
+    let problem = Problem::from(err);
+    if problem.status.is_server_error() {
+        return error_page(&problem);
+    }
+    Redirect::to(&format!("{back}?galat={}", problem.kind)).into_response()
+}
+
+/// The page that answers a form whose security token is missing or expired.
+pub(crate) fn csrf_refused() -> Response {
+    error_page(&Problem::new(
+        StatusCode::FORBIDDEN,
+        "csrf",
+        "Formulir tidak sah",
+        "the form's security token is missing or expired; reload the page and try again",
+    ))
 }
 
 /// `POST /lacak/{code}/aksi`: the applicant acts on a case waiting for them (e.g. sends a
@@ -741,24 +766,11 @@ pub(crate) async fn applicant_act<S: Store>(
     Path(code): Path<String>,
     req: Request,
 ) -> Response {
-    let headers = req.headers().clone();
-    let posted = match apply::read_form(req, state.settings.max_upload_bytes).await {
-        Ok(p) => p,
-        Err(problem) => return error_page(&problem),
+    let (posted, p) = match applicant_form(&state, &code, req).await {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     let f = posted.fields;
-    if !csrf_ok(&state, &headers, f.get("csrf").unwrap_or_default()) {
-        return error_page(&Problem::new(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "Formulir tidak sah",
-            "the form's security token is missing or expired; reload the page and try again",
-        ));
-    }
-    let p = match api::progress(&state, &code).await {
-        Ok(p) => p,
-        Err(problem) => return error_page(&problem),
-    };
     let Some(seen_version) = f.get("seen_version").and_then(|v| v.parse().ok()) else {
         return error_page(&Problem::bad_request("seen_version is missing"));
     };
@@ -805,13 +817,7 @@ pub(crate) async fn applicant_act<S: Store>(
             }
             Redirect::to(&format!("{back}?pesan=ok")).into_response()
         }
-        Err(err) => {
-            let problem = Problem::from(err);
-            if problem.status.is_server_error() {
-                return error_page(&problem);
-            }
-            Redirect::to(&format!("{back}?galat={}", problem.kind)).into_response()
-        }
+        Err(err) => refused_to_tracking(&back, err),
     }
 }
 

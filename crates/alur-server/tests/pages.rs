@@ -749,23 +749,7 @@ async fn letters_are_printed_on_the_configured_paper() {
     let (d, _blobs, _engine) = start_with_config(config, settings(), 0).await;
     let submitted = d.submit("Ani Lestari").await;
     let id = submitted["case"]["id"].as_str().expect("id").to_owned();
-    let case_path = format!("/petugas/perkara/{id}");
-    let act_path = format!("{case_path}/aksi");
-    let checked = [
-        ("checked", "pengantar-rt-rw"),
-        ("checked", "ktp"),
-        ("checked", "kk"),
-    ];
-    for (officer, password, action, extra) in [
-        ("baloi-operator", "sandi-operator", "lengkap", &checked[..]),
-        ("baloi-kasi", "sandi-kasi", "paraf", &[]),
-        ("baloi-sekel", "sandi-sekel", "tandatangani", &[]),
-    ] {
-        let session = d.sign_in(officer, password).await;
-        let cookies = [("alur_sesi", session.as_str())];
-        let r = act_on_page(&d, &case_path, &act_path, &cookies, action, extra).await;
-        assert_eq!(r.status, 303, "{action}: {}", r.text);
-    }
+    let case_path = complete_through_the_pages(&d, &id).await;
     let session = d.sign_in("baloi-sekel", "sandi-sekel").await;
     let page = d
         .get(
@@ -1251,23 +1235,7 @@ async fn the_survey_is_answered_once_a_case_is_completed() {
     let track = format!("/lacak/{short}");
     let page = d.get(&track, &[]).await;
     assert!(!page.text.contains("Survei kepuasan"), "not while open");
-    let case_path = format!("/petugas/perkara/{id}");
-    let act_path = format!("{case_path}/aksi");
-    let checked = [
-        ("checked", "pengantar-rt-rw"),
-        ("checked", "ktp"),
-        ("checked", "kk"),
-    ];
-    for (officer, password, action, extra) in [
-        ("baloi-operator", "sandi-operator", "lengkap", &checked[..]),
-        ("baloi-kasi", "sandi-kasi", "paraf", &[]),
-        ("baloi-sekel", "sandi-sekel", "tandatangani", &[]),
-    ] {
-        let session = d.sign_in(officer, password).await;
-        let cookies = [("alur_sesi", session.as_str())];
-        let r = act_on_page(&d, &case_path, &act_path, &cookies, action, extra).await;
-        assert_eq!(r.status, 303, "{action}: {}", r.text);
-    }
+    complete_through_the_pages(&d, &id).await;
     let page = d.get(&track, &[]).await;
     assert!(
         page.text.contains("Survei kepuasan masyarakat"),
@@ -1328,4 +1296,27 @@ async fn the_survey_is_answered_once_a_case_is_completed() {
         })
         .collect();
     assert_eq!(rated, vec![vec![2, 3, 4, 1, 2, 3, 4, 1, 2]]);
+}
+
+/// The operator accepts a domicile case with its requirements ticked, the kasi initials and the
+/// Plh. lurah signs, each through the officers' pages; the case page's path.
+async fn complete_through_the_pages(d: &Desk, id: &str) -> String {
+    let case_path = format!("/petugas/perkara/{id}");
+    let act_path = format!("{case_path}/aksi");
+    let checked = [
+        ("checked", "pengantar-rt-rw"),
+        ("checked", "ktp"),
+        ("checked", "kk"),
+    ];
+    for (officer, password, action, extra) in [
+        ("baloi-operator", "sandi-operator", "lengkap", &checked[..]),
+        ("baloi-kasi", "sandi-kasi", "paraf", &[]),
+        ("baloi-sekel", "sandi-sekel", "tandatangani", &[]),
+    ] {
+        let session = d.sign_in(officer, password).await;
+        let cookies = [("alur_sesi", session.as_str())];
+        let r = act_on_page(d, &case_path, &act_path, &cookies, action, extra).await;
+        assert_eq!(r.status, 303, "{action}: {}", r.text);
+    }
+    case_path
 }
