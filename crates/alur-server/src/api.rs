@@ -217,8 +217,8 @@ impl SubmitBody {
     }
 }
 
-/// Submit through the engine, counting the transition; `key` is namespaced by the caller.
-/// Submit under a fresh id that a short tracking code names ([`tracking::new_short_case_id`]);
+/// Submit through the engine, counting the transition (`key` is namespaced by the caller),
+/// under a fresh id that a short tracking code names ([`tracking::new_short_case_id`]);
 /// an id already taken (about one in a billion submissions a year) is drawn again.
 pub(crate) async fn submit_case<S: Store>(
     state: &AppState<S>,

@@ -20,7 +20,7 @@ use alur_core::engine::{Actor, Command, Payload};
 use alur_core::model::{
     ApprovalRule, Officer, Outcome, Post, ServiceDefinition, StepAt, StepKind, Target,
 };
-use alur_core::region::{RegionIndex, UnitLevel, code_within};
+use alur_core::region::{RegionIndex, UnitLevel};
 use alur_core::store::Store;
 use alur_core::{
     Config, Engine, ErrorKind, ManualClock, Nik, Pseudonymizer, Scheduler, Submission,
@@ -166,24 +166,14 @@ pub struct Offering {
 /// Every (unit, service) offering of the configuration with its expected yearly volume.
 pub fn offerings(config: &Config, cases_per_year: u64) -> Result<Vec<Offering>, SimError> {
     let regions = RegionIndex::embedded().map_err(|e| SimError::Invalid(e.to_string()))?;
-    let tenant = &config.tenant.region;
-    // Units offering something, by level.
+    // Units offering something (the offices the desk lists), with their services.
     let mut per_unit: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for def in config.services.values() {
-        for prefix in &def.regions {
-            let candidates: Vec<&alur_core::region::Region> = match regions.get(prefix) {
-                Some(r) if r.level == def.runs_at => vec![r],
-                Some(_) => regions.descendants_at(prefix, def.runs_at),
-                None => Vec::new(),
-            };
-            for r in candidates {
-                if code_within(&r.code, tenant) && config.offers(&r.code, def) {
-                    per_unit
-                        .entry(r.code.clone())
-                        .or_default()
-                        .push(def.id.clone());
-                }
-            }
+        for r in config.offices(def) {
+            per_unit
+                .entry(r.code.clone())
+                .or_default()
+                .push(def.id.clone());
         }
     }
     // Population of each unit: its kabupaten/kota's, spread evenly over that level's offices in it.
